@@ -1,0 +1,55 @@
+// Command clearway is the one binary for laptops: `clearway dev` runs the
+// gateway, tracker, adapter and customs simulator in one process, on
+// embedded Kafka and Redis unless CLEARWAY_KAFKA_BROKERS and
+// CLEARWAY_REDIS_ADDR point at real ones.
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/clearway/clearway/cmd/internal/stack"
+)
+
+const usage = `usage: clearway <command>
+
+commands:
+  dev    run gateway, tracker, customs adapter and simulator in one process
+`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	switch os.Args[1] {
+	case "dev":
+		embedded := os.Getenv("CLEARWAY_KAFKA_BROKERS") == "" || os.Getenv("CLEARWAY_REDIS_ADDR") == ""
+		os.Exit(stack.Main("clearway-dev", stack.All, true, func(s *stack.Stack) { welcome(s, embedded) }))
+	case "help", "-h", "--help":
+		fmt.Print(usage)
+	default:
+		fmt.Fprintf(os.Stderr, "clearway: unknown command %q\n%s", os.Args[1], usage)
+		os.Exit(2)
+	}
+}
+
+func welcome(s *stack.Stack, embedded bool) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "\nClearway is running at %s\n\n", s.URL)
+	if embedded {
+		b.WriteString("  WARNING: embedded Kafka and/or Redis: nothing is kept after this process exits.\n")
+		b.WriteString("  Set CLEARWAY_KAFKA_BROKERS and CLEARWAY_REDIS_ADDR to use real servers.\n\n")
+	}
+	if os.Getenv("CLEARWAY_API_KEYS") == "" {
+		b.WriteString("  Demo API keys (X-API-Key):\n")
+		for _, k := range strings.Split(stack.DevKeys, ",") {
+			p := strings.SplitN(k, ":", 3)
+			fmt.Fprintf(&b, "    %-8s tenant %-11s %s\n", p[0], p[1], p[2])
+		}
+	}
+	fmt.Fprintf(&b, "\n  Post the example manifest:\n    curl -s -H 'X-API-Key: dev-courier-key' -H 'Content-Type: application/json' \\\n      --data @schemas/examples/manifest.json %s/v1/manifests\n", s.URL)
+	fmt.Fprintf(&b, "  Then follow a parcel:\n    curl -s -H 'X-API-Key: dev-courier-key' '%s/v1/declarations?logisticsNo=QZX100000000001'\n\n", s.URL)
+	fmt.Fprint(os.Stderr, b.String())
+}

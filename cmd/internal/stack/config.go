@@ -1,0 +1,157 @@
+// Package stack wires Clearway's parts from environment configuration: the
+// binaries in cmd/ and the end-to-end tests start the same stack.
+package stack
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/clearway/clearway/customs/adapter"
+	"github.com/clearway/clearway/customs/bus"
+	"github.com/clearway/clearway/customs/ceb"
+	"github.com/clearway/clearway/customs/sim"
+	"github.com/clearway/clearway/gateway/api"
+)
+
+// DevKeys are the API keys `clearway dev` uses when CLEARWAY_API_KEYS is
+// unset. They exist only for a laptop; production must set its own.
+const DevKeys = "courier:3502680EMS:dev-courier-key,broker:3502980XYZ:dev-broker-key,airport:JJN:dev-airport-key,admin:*:dev-admin-key"
+
+// Config is every setting, each with a default that works on a laptop and
+// an environment variable to override it.
+type Config struct {
+	Kafka         bus.Config
+	RedisAddr     string // CLEARWAY_REDIS_ADDR
+	HTTP          api.Config
+	Adapter       adapter.Config
+	Transport     string // CLEARWAY_TRANSPORT: sim (the only one so far)
+	Sim           sim.Config
+	ShutdownGrace time.Duration // CLEARWAY_SHUTDOWN_GRACE
+	LogLevel      slog.Level    // CLEARWAY_LOG_LEVEL
+}
+
+// FromEnv reads the configuration. Kafka and Redis addresses may be empty:
+// `clearway dev` then starts embedded servers, the other binaries refuse.
+func FromEnv() (Config, error) {
+	var errs []error
+	e := env{errs: &errs}
+	keys, err := api.ParseKeys(e.str("CLEARWAY_API_KEYS", DevKeys))
+	if err != nil {
+		errs = append(errs, err)
+	}
+	cfg := Config{
+		Kafka: bus.Config{
+			Brokers:           bus.ParseBrokers(os.Getenv("CLEARWAY_KAFKA_BROKERS")),
+			Partitions:        e.int("CLEARWAY_KAFKA_PARTITIONS", 6),
+			ReplicationFactor: e.int("CLEARWAY_KAFKA_REPLICATION", 1),
+			ClientID:          "clearway",
+		},
+		RedisAddr: os.Getenv("CLEARWAY_REDIS_ADDR"),
+		HTTP: api.Config{
+			Addr:           e.str("CLEARWAY_HTTP_ADDR", "127.0.0.1:8080"),
+			MaxBodyBytes:   int64(e.int("CLEARWAY_MAX_BODY_BYTES", 64<<20)),
+			PublishTimeout: e.duration("CLEARWAY_PUBLISH_TIMEOUT", 10*time.Second),
+			Keys:           keys,
+		},
+		Adapter: adapter.Config{
+			Sender: ceb.Sender{
+				CopCode: e.str("CLEARWAY_SENDER_COPCODE", "3502980XYZ"),
+				CopName: e.str("CLEARWAY_SENDER_COPNAME", "泉州顺达报关有限公司"),
+				DxpID:   e.str("CLEARWAY_SENDER_DXPID", "DXPENT0000012345"),
+			},
+			ReceiverID: e.str("CLEARWAY_CUSTOMS_RECEIVER", ceb.DefaultReceiverID),
+		},
+		Transport: e.str("CLEARWAY_TRANSPORT", "sim"),
+		Sim: sim.Config{
+			Seed:           uint64(e.int("CLEARWAY_SIM_SEED", 1)),
+			InspectionRate: e.float("CLEARWAY_SIM_INSPECTION_RATE", 0.05),
+			RejectionRate:  e.float("CLEARWAY_SIM_REJECTION_RATE", 0.02),
+			StepDelay:      e.duration("CLEARWAY_SIM_STEP_DELAY", 500*time.Millisecond),
+		},
+		ShutdownGrace: e.duration("CLEARWAY_SHUTDOWN_GRACE", 10*time.Second),
+	}
+	if err := cfg.LogLevel.UnmarshalText([]byte(e.str("CLEARWAY_LOG_LEVEL", "info"))); err != nil {
+		errs = append(errs, fmt.Errorf("CLEARWAY_LOG_LEVEL: %w", err))
+	}
+	return cfg, errors.Join(errs...)
+}
+
+// Validate checks the whole configuration once, naming the variable at fault.
+func (c *Config) Validate() error {
+	var errs []error
+	if err := c.Kafka.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.RedisAddr == "" {
+		errs = append(errs, errors.New("CLEARWAY_REDIS_ADDR: no Redis address"))
+	}
+	if err := c.HTTP.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Transport != "sim" {
+		errs = append(errs, fmt.Errorf("CLEARWAY_TRANSPORT: %q is not a known transport (sim)", c.Transport))
+	}
+	s := c.Adapter.Sender
+	if s.CopCode == "" || len(s.DxpID) == 0 || len(s.DxpID) > 16 {
+		errs = append(errs, errors.New("CLEARWAY_SENDER_COPCODE and CLEARWAY_SENDER_DXPID (1 to 16 characters) are required"))
+	}
+	if r := c.Sim.InspectionRate + c.Sim.RejectionRate; c.Sim.InspectionRate < 0 || c.Sim.RejectionRate < 0 || r > 1 {
+		errs = append(errs, errors.New("CLEARWAY_SIM_INSPECTION_RATE and CLEARWAY_SIM_REJECTION_RATE must be ≥ 0 and add up to at most 1"))
+	}
+	return errors.Join(errs...)
+}
+
+// env reads typed variables, collecting every error instead of stopping at
+// the first, so one start-up shows all that is wrong.
+type env struct{ errs *[]error }
+
+func (e env) str(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok && strings.TrimSpace(v) != "" {
+		return strings.TrimSpace(v)
+	}
+	return def
+}
+
+func (e env) int(name string, def int) int {
+	v := e.str(name, "")
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		*e.errs = append(*e.errs, fmt.Errorf("%s: %q is not a whole number", name, v))
+		return def
+	}
+	return n
+}
+
+func (e env) float(name string, def float64) float64 {
+	v := e.str(name, "")
+	if v == "" {
+		return def
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil {
+		*e.errs = append(*e.errs, fmt.Errorf("%s: %q is not a number", name, v))
+		return def
+	}
+	return f
+}
+
+func (e env) duration(name string, def time.Duration) time.Duration {
+	v := e.str(name, "")
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		*e.errs = append(*e.errs, fmt.Errorf("%s: %q is not a duration like 500ms or 10s", name, v))
+		return def
+	}
+	return d
+}

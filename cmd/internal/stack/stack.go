@@ -1,0 +1,176 @@
+package stack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/clearway/clearway/customs/adapter"
+	"github.com/clearway/clearway/customs/bus"
+	"github.com/clearway/clearway/customs/sim"
+	"github.com/clearway/clearway/gateway/api"
+	"github.com/clearway/clearway/gateway/store"
+	"github.com/clearway/clearway/gateway/tracker"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
+	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kfake"
+)
+
+// Parts says which processes' work this stack runs.
+type Parts struct {
+	Gateway bool // HTTP edge
+	Tracker bool // receipts → Redis
+	Adapter bool // Kafka → customs transport → Kafka
+}
+
+// All is `clearway dev`: everything in one process.
+var All = Parts{Gateway: true, Tracker: true, Adapter: true}
+
+// Stack is a running set of parts.
+type Stack struct {
+	Config Config
+	URL    string // the gateway's base URL, when it runs
+	Store  *store.Store
+	Sim    *sim.Customs // the simulator, when the adapter runs with it
+	Redis  redis.UniversalClient
+	Writer *kafka.Writer
+
+	closers []func() error
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	errs    []error
+}
+
+// Embedded starts in-process Kafka-protocol and Redis-protocol servers for
+// whatever cfg leaves unset, and returns a function that stops them. Nothing
+// they hold survives the process.
+func Embedded(cfg *Config) (stop func(), err error) {
+	var stops []func()
+	stop = func() {
+		for i := len(stops) - 1; i >= 0; i-- {
+			stops[i]()
+		}
+	}
+	if len(cfg.Kafka.Brokers) == 0 {
+		c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.DefaultNumPartitions(cfg.Kafka.Partitions))
+		if err != nil {
+			return stop, fmt.Errorf("embedded kafka: %w", err)
+		}
+		stops = append(stops, c.Close)
+		cfg.Kafka.Brokers = c.ListenAddrs()
+	}
+	if cfg.RedisAddr == "" {
+		m := miniredis.NewMiniRedis()
+		if err := m.Start(); err != nil {
+			stop()
+			return func() {}, fmt.Errorf("embedded redis: %w", err)
+		}
+		stops = append(stops, m.Close)
+		cfg.RedisAddr = m.Addr()
+	}
+	return stop, nil
+}
+
+// Start validates cfg, creates the topics, and starts parts. It returns
+// once the gateway listens; Wait blocks until ctx ends and all parts stop.
+func Start(ctx context.Context, cfg Config, parts Parts, reg *prometheus.Registry, log *slog.Logger) (*Stack, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Stack{Config: cfg}
+	if err := bus.EnsureTopics(ctx, cfg.Kafka); err != nil {
+		return nil, fmt.Errorf("kafka at %v: %w", cfg.Kafka.Brokers, err)
+	}
+	s.Redis = redis.NewClient(&redis.Options{Addr: cfg.RedisAddr, PoolSize: 32, MaxRetries: 2,
+		DialTimeout: 2 * time.Second, ReadTimeout: 3 * time.Second, WriteTimeout: 3 * time.Second})
+	s.closers = append(s.closers, s.Redis.Close)
+	if err := s.Redis.Ping(ctx).Err(); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("redis at %s: %w", cfg.RedisAddr, err)
+	}
+	s.Store = store.New(s.Redis)
+	s.Writer = bus.NewWriter(cfg.Kafka)
+	s.closers = append(s.closers, s.Writer.Close)
+
+	if parts.Adapter {
+		s.Sim = sim.New(cfg.Sim)
+		r := bus.NewReader(cfg.Kafka, bus.TopicDeclarations, "clearway-adapter")
+		s.closers = append(s.closers, r.Close)
+		a := adapter.New(cfg.Adapter, s.Sim, s.Writer, log.With("part", "adapter"))
+		s.run(func() error { return a.Run(ctx, r) })
+	}
+	if parts.Tracker {
+		dr := bus.NewReader(cfg.Kafka, bus.TopicDeclarations, tracker.GroupDeclarations)
+		rr := bus.NewReader(cfg.Kafka, bus.TopicReceipts, tracker.GroupReceipts)
+		s.closers = append(s.closers, dr.Close, rr.Close)
+		t := tracker.New(s.Store, s.Writer, log.With("part", "tracker"))
+		s.run(func() error { return t.Run(ctx, dr, rr) })
+	}
+	if parts.Gateway {
+		if reg == nil {
+			reg = prometheus.NewRegistry()
+			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		}
+		srv := api.New(cfg.HTTP, s.Store, s.Writer, s.ready, reg, log.With("part", "gateway"))
+		ln, err := net.Listen("tcp", cfg.HTTP.Addr)
+		if err != nil {
+			s.Close()
+			return nil, fmt.Errorf("CLEARWAY_HTTP_ADDR %s: %w", cfg.HTTP.Addr, err)
+		}
+		s.URL = "http://" + ln.Addr().String()
+		s.run(func() error { return srv.Serve(ctx, ln, cfg.ShutdownGrace) })
+	}
+	return s, nil
+}
+
+func (s *Stack) run(f func() error) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := f(); err != nil {
+			s.mu.Lock()
+			s.errs = append(s.errs, err)
+			s.mu.Unlock()
+		}
+	}()
+}
+
+// ready reports whether Kafka and Redis answer.
+func (s *Stack) ready(ctx context.Context) error {
+	if err := s.Redis.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("redis: %w", err)
+	}
+	conn, err := (&kafka.Dialer{Timeout: 2 * time.Second}).DialContext(ctx, "tcp", s.Config.Kafka.Brokers[0])
+	if err != nil {
+		return fmt.Errorf("kafka: %w", err)
+	}
+	defer conn.Close()
+	if _, err := conn.Brokers(); err != nil {
+		return fmt.Errorf("kafka: %w", err)
+	}
+	return nil
+}
+
+// Wait blocks until every part has stopped (after ctx ended), then closes
+// the clients.
+func (s *Stack) Wait() error {
+	s.wg.Wait()
+	return errors.Join(append(s.errs, s.Close())...)
+}
+
+// Close closes the clients, newest first.
+func (s *Stack) Close() error {
+	var errs []error
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		errs = append(errs, s.closers[i]())
+	}
+	s.closers = nil
+	return errors.Join(errs...)
+}

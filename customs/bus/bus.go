@@ -1,0 +1,142 @@
+// Package bus is Clearway's Kafka plumbing: the topics, their payloads, a
+// producer that only reports success once every in-sync replica has the
+// data, and an at-least-once consumer loop (fetch → process → commit).
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// Topics. Every message about one declaration is keyed by its id, so one
+// partition sees them in order.
+const (
+	TopicDeclarations = "clearway.declarations.v1" // accepted declarations, from the gateway
+	TopicReceipts     = "clearway.receipts.v1"     // what was sent to customs and what customs answered
+	TopicDeadLetter   = "clearway.deadletter.v1"   // messages no consumer could process, with the reason
+)
+
+// Topics lists every topic Clearway uses.
+var Topics = []string{TopicDeclarations, TopicReceipts, TopicDeadLetter}
+
+// Config is how Clearway reaches Kafka.
+type Config struct {
+	Brokers           []string // CLEARWAY_KAFKA_BROKERS, comma-separated host:port
+	Partitions        int      // for topics Clearway creates; caps how many consumers share the work
+	ReplicationFactor int      // 1 on a single local broker; 3 in production
+	ClientID          string
+}
+
+// Validate checks the config once at start-up.
+func (c *Config) Validate() error {
+	if len(c.Brokers) == 0 {
+		return errors.New("CLEARWAY_KAFKA_BROKERS: no broker address")
+	}
+	for _, b := range c.Brokers {
+		if _, _, err := net.SplitHostPort(b); err != nil {
+			return fmt.Errorf("CLEARWAY_KAFKA_BROKERS: %q is not host:port", b)
+		}
+	}
+	if c.Partitions < 1 || c.ReplicationFactor < 1 {
+		return errors.New("CLEARWAY_KAFKA_PARTITIONS and CLEARWAY_KAFKA_REPLICATION must be at least 1")
+	}
+	return nil
+}
+
+// EnsureTopics creates Clearway's topics if they are missing. Creation is
+// explicit because broker auto-creation would pick its own partition count
+// and replication.
+func EnsureTopics(ctx context.Context, cfg Config) error {
+	var conn *kafka.Conn
+	var err error
+	for _, b := range cfg.Brokers {
+		if conn, err = (&kafka.Dialer{Timeout: 5 * time.Second}).DialContext(ctx, "tcp", b); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("bus: dial kafka: %w", err)
+	}
+	defer conn.Close()
+	controller, err := conn.Controller()
+	if err != nil {
+		return fmt.Errorf("bus: find controller: %w", err)
+	}
+	cc, err := (&kafka.Dialer{Timeout: 5 * time.Second}).DialContext(ctx, "tcp", net.JoinHostPort(controller.Host, strconv.Itoa(controller.Port)))
+	if err != nil {
+		return fmt.Errorf("bus: dial controller: %w", err)
+	}
+	defer cc.Close()
+	var specs []kafka.TopicConfig
+	for _, t := range Topics {
+		specs = append(specs, kafka.TopicConfig{Topic: t, NumPartitions: cfg.Partitions, ReplicationFactor: cfg.ReplicationFactor})
+	}
+	if err := cc.CreateTopics(specs...); err != nil && !errors.Is(err, kafka.TopicAlreadyExists) {
+		return fmt.Errorf("bus: create topics: %w", err)
+	}
+	return nil
+}
+
+// NewWriter is the one producer configuration Clearway uses.
+func NewWriter(cfg Config) *kafka.Writer {
+	return &kafka.Writer{
+		Addr:     kafka.TCP(cfg.Brokers...),
+		Balancer: &kafka.Hash{}, // by key: a declaration's messages stay in one partition, in order
+		// A 202 promises the parcel is not lost: wait for every in-sync
+		// replica (the zero value of a Writer literal waits for none).
+		RequiredAcks: kafka.RequireAll,
+		// WriteMessages is called with a whole manifest at once and waits
+		// for it; a partial batch must not sit for the default 1 s.
+		BatchTimeout: 2 * time.Millisecond,
+		BatchSize:    1000,
+		MaxAttempts:  3,
+		WriteTimeout: 10 * time.Second,
+		ReadTimeout:  10 * time.Second,
+		// Topics are created explicitly by EnsureTopics.
+		AllowAutoTopicCreation: false,
+		Transport:              &kafka.Transport{ClientID: cfg.ClientID, DialTimeout: 5 * time.Second},
+	}
+}
+
+// NewReader joins group on topic. A new group starts at the earliest
+// offset, so nothing produced before a consumer first started is skipped.
+func NewReader(cfg Config, topic, group string) *kafka.Reader {
+	return kafka.NewReader(kafka.ReaderConfig{
+		Brokers:           cfg.Brokers,
+		Topic:             topic,
+		GroupID:           group,
+		StartOffset:       kafka.FirstOffset,
+		MinBytes:          1,
+		MaxBytes:          16 << 20,
+		MaxWait:           250 * time.Millisecond,
+		CommitInterval:    0, // commit synchronously, after processing
+		HeartbeatInterval: time.Second,
+		SessionTimeout:    10 * time.Second,
+		RebalanceTimeout:  10 * time.Second,
+		JoinGroupBackoff:  500 * time.Millisecond,
+		ReadBackoffMin:    50 * time.Millisecond,
+		ReadBackoffMax:    500 * time.Millisecond,
+		Dialer:            &kafka.Dialer{ClientID: cfg.ClientID, Timeout: 5 * time.Second},
+		Logger:            nil,
+		ErrorLogger:       kafka.LoggerFunc(func(msg string, args ...any) { slog.Debug(fmt.Sprintf(msg, args...), "topic", topic) }),
+	})
+}
+
+// ParseBrokers splits a comma-separated broker list.
+func ParseBrokers(s string) []string {
+	var out []string
+	for _, b := range strings.Split(s, ",") {
+		if b = strings.TrimSpace(b); b != "" {
+			out = append(out, b)
+		}
+	}
+	return out
+}

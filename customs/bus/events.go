@@ -1,0 +1,85 @@
+package bus
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/clearway/clearway/customs"
+	"github.com/segmentio/kafka-go"
+)
+
+// Receipt event kinds on clearway.receipts.v1.
+const (
+	KindSent    = "sent"    // a business message went to customs, for these declarations
+	KindReceipt = "receipt" // customs answered about one declaration
+)
+
+// ReceiptEvent is the payload of clearway.receipts.v1 (schema:
+// schemas/receipt-event.schema.json). A "sent" event carries the whole
+// business message once, for every declaration in it; a "receipt" event
+// carries one receipt element about one declaration.
+type ReceiptEvent struct {
+	Kind           string    `json:"kind"`
+	MessageType    string    `json:"messageType"` // CEB603Message, CEB604Message
+	MessageGUID    string    `json:"messageGuid"`
+	DeclarationIDs []string  `json:"declarationIds,omitempty"` // sent
+	DeclarationID  string    `json:"declarationId,omitempty"`  // receipt
+	ReturnStatus   string    `json:"returnStatus,omitempty"`
+	ReturnTime     string    `json:"returnTime,omitempty"` // as customs wrote it: YYYYMMDDhhmmssfff
+	ReturnInfo     string    `json:"returnInfo,omitempty"`
+	InvtNo         string    `json:"invtNo,omitempty"`
+	PreNo          string    `json:"preNo,omitempty"`
+	XML            string    `json:"xml"`
+	At             time.Time `json:"at"` // when the adapter sent or received it
+}
+
+// DeclarationMessage is the Kafka message for an accepted declaration.
+func DeclarationMessage(d *customs.Declaration) (kafka.Message, error) {
+	b, err := json.Marshal(d)
+	if err != nil {
+		return kafka.Message{}, err
+	}
+	return kafka.Message{Topic: TopicDeclarations, Key: []byte(d.ID), Value: b}, nil
+}
+
+// ReceiptMessage is the Kafka message for a receipt event: keyed by the
+// declaration, or by the business message for a sent event.
+func ReceiptMessage(e *ReceiptEvent) (kafka.Message, error) {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return kafka.Message{}, err
+	}
+	key := e.DeclarationID
+	if e.Kind == KindSent {
+		key = e.MessageGUID
+	}
+	return kafka.Message{Topic: TopicReceipts, Key: []byte(key), Value: b}, nil
+}
+
+// DecodeDeclaration decodes a clearway.declarations.v1 payload.
+func DecodeDeclaration(b []byte) (*customs.Declaration, error) {
+	var d customs.Declaration
+	if err := json.Unmarshal(b, &d); err != nil {
+		return nil, fmt.Errorf("bus: declaration payload: %w", err)
+	}
+	if d.ID == "" || d.Head.CopNo == "" || d.Head.AgentCode == "" || len(d.Items) == 0 {
+		return nil, fmt.Errorf("bus: declaration payload lacks declarationId, copNo, agentCode or items")
+	}
+	return &d, nil
+}
+
+// DecodeReceipt decodes a clearway.receipts.v1 payload.
+func DecodeReceipt(b []byte) (*ReceiptEvent, error) {
+	var e ReceiptEvent
+	if err := json.Unmarshal(b, &e); err != nil {
+		return nil, fmt.Errorf("bus: receipt payload: %w", err)
+	}
+	switch {
+	case e.Kind == KindSent && e.MessageGUID != "" && len(e.DeclarationIDs) > 0:
+	case e.Kind == KindReceipt && e.DeclarationID != "" && e.ReturnStatus != "":
+	default:
+		return nil, fmt.Errorf("bus: receipt payload of kind %q lacks its ids or returnStatus", e.Kind)
+	}
+	return &e, nil
+}

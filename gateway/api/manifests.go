@@ -1,0 +1,248 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/clearway/clearway/customs"
+	"github.com/clearway/clearway/customs/bus"
+	"github.com/clearway/clearway/customs/ceb"
+	"github.com/clearway/clearway/customs/errs"
+	"github.com/clearway/clearway/gateway/store"
+	"github.com/labstack/echo/v4"
+	"github.com/segmentio/kafka-go"
+)
+
+// ParcelResult is what became of one posted parcel.
+type ParcelResult struct {
+	Index         int               `json:"index"`
+	LogisticsNo   string            `json:"logisticsNo"`
+	DeclarationID string            `json:"declarationId,omitempty"`
+	Result        string            `json:"result"` // accepted, duplicate, rejected
+	Errors        []errs.FieldError `json:"errors,omitempty"`
+}
+
+// ManifestReceipt is the 202 answer to a manifest.
+type ManifestReceipt struct {
+	ManifestID string         `json:"manifestId"`
+	ManifestNo string         `json:"manifestNo"`
+	Accepted   int            `json:"accepted"`
+	Duplicates int            `json:"duplicates"`
+	Rejected   int            `json:"rejected"`
+	Parcels    []ParcelResult `json:"parcels"`
+}
+
+func (s *Server) postManifest(c echo.Context) error {
+	sc := scopeOf(c)
+	m, err := s.decodeManifest(c)
+	if err != nil {
+		return err
+	}
+	if fields := customs.CheckManifest(m); len(fields) > 0 {
+		return &errs.Error{Kind: errs.Unprocessable, Code: "invalid_manifest", Detail: "the manifest's own fields are invalid; no parcel was accepted", Fields: fields}
+	}
+	tenant := sc.Tenant
+	if tenant == "*" {
+		return errs.New(errs.Invalid, "tenant_required", "an all-tenant admin key cannot post manifests; use the courier's key")
+	}
+
+	results, fresh, freshIdx := s.declare(m, tenant)
+	if len(fresh) > 0 {
+		outcome, ids, err := s.store.Claim(c.Request().Context(), fresh)
+		if err != nil {
+			return err
+		}
+		var claimed []*customs.Declaration
+		var claimedIdx []int
+		for j, d := range fresh {
+			r := &results[freshIdx[j]]
+			switch outcome[j] {
+			case store.ClaimNew:
+				claimed, claimedIdx = append(claimed, d), append(claimedIdx, freshIdx[j])
+			case store.ClaimExisting:
+				r.Result, r.DeclarationID = "duplicate", ids[j]
+			case store.ClaimConflict:
+				r.Result, r.DeclarationID = "rejected", ""
+				r.Errors = []errs.FieldError{{Path: fmt.Sprintf("parcels[%d].copNo", r.Index), Code: customs.CodeDuplicateCopNo,
+					Message: fmt.Sprintf("agent %s has already declared copNo %s for another parcel", d.Head.AgentCode, d.Head.CopNo)}}
+			}
+		}
+		if err := s.publish(c.Request().Context(), m.ManifestNo, claimed); err != nil {
+			return err
+		}
+		for _, i := range claimedIdx {
+			results[i].Result = "accepted"
+		}
+	}
+
+	rec := ManifestReceipt{ManifestID: customs.ManifestID(tenant, m.ManifestNo), ManifestNo: m.ManifestNo, Parcels: results}
+	for _, r := range results {
+		switch r.Result {
+		case "accepted":
+			rec.Accepted++
+		case "duplicate":
+			rec.Duplicates++
+		default:
+			rec.Rejected++
+		}
+	}
+	s.metrics.parcels.WithLabelValues("accepted").Add(float64(rec.Accepted))
+	s.metrics.parcels.WithLabelValues("duplicate").Add(float64(rec.Duplicates))
+	s.metrics.parcels.WithLabelValues("rejected").Add(float64(rec.Rejected))
+	if rec.Accepted+rec.Duplicates == 0 {
+		var fields []errs.FieldError
+		for _, r := range results {
+			fields = append(fields, r.Errors...)
+		}
+		return &errs.Error{Kind: errs.Unprocessable, Code: "no_valid_parcel", Detail: fmt.Sprintf("none of the %d parcels can be declared", len(results)),
+			Fields: fields, Extra: map[string]any{"manifestNo": m.ManifestNo, "parcels": results}}
+	}
+	return c.JSON(http.StatusAccepted, rec)
+}
+
+// declare validates every parcel and returns the results so far and the
+// valid declarations (with their indexes).
+func (s *Server) declare(m *customs.Manifest, tenant string) ([]ParcelResult, []*customs.Declaration, []int) {
+	today := time.Now().In(ceb.ChinaTime).Format("20060102")
+	acceptedAt := time.Now().UTC()
+	results := make([]ParcelResult, len(m.Parcels))
+	var fresh []*customs.Declaration
+	var idx []int
+	seenLogistics := make(map[string]int, len(m.Parcels))
+	seenID := make(map[string]int, len(m.Parcels))
+	for i := range m.Parcels {
+		p := &m.Parcels[i]
+		r := &results[i]
+		r.Index, r.LogisticsNo, r.Result = i, p.LogisticsNo, "rejected"
+		d, fields := customs.Declare(m, i, tenant, today)
+		if len(fields) == 0 {
+			if j, dup := seenLogistics[p.LogisticsNo]; dup {
+				fields = append(fields, errs.FieldError{Path: fmt.Sprintf("parcels[%d].logisticsNo", i), Code: customs.CodeDuplicate, Message: fmt.Sprintf("logisticsNo repeats parcels[%d]", j)})
+			} else if j, dup := seenID[d.ID]; dup {
+				fields = append(fields, errs.FieldError{Path: fmt.Sprintf("parcels[%d].copNo", i), Code: customs.CodeDuplicate, Message: fmt.Sprintf("agentCode and copNo repeat parcels[%d]", j)})
+			}
+		}
+		if len(fields) > 0 {
+			r.Errors = fields
+			continue
+		}
+		seenLogistics[p.LogisticsNo], seenID[d.ID] = i, i
+		d.AcceptedAt = acceptedAt
+		r.DeclarationID = d.ID
+		fresh, idx = append(fresh, &d), append(idx, i)
+	}
+	return results, fresh, idx
+}
+
+// publish writes the declarations to Kafka in one call and records them
+// once Kafka acknowledged. If Kafka cannot take them the claims are given
+// up and the caller gets 503: nothing was accepted.
+func (s *Server) publish(ctx context.Context, manifestNo string, decls []*customs.Declaration) error {
+	if len(decls) == 0 {
+		return nil
+	}
+	msgs := make([]kafka.Message, len(decls))
+	for i, d := range decls {
+		m, err := bus.DeclarationMessage(d)
+		if err != nil {
+			return err
+		}
+		msgs[i] = m
+	}
+	pctx, cancel := context.WithTimeout(ctx, s.cfg.PublishTimeout)
+	err := s.kafka.WriteMessages(pctx, msgs...)
+	cancel()
+	if err != nil {
+		// Messages Kafka did take will be declared: record them so the
+		// courier's retry finds them as duplicates, and release the rest.
+		var werrs kafka.WriteErrors
+		var written, failed []*customs.Declaration
+		if errors.As(err, &werrs) && len(werrs) == len(decls) {
+			for i, werr := range werrs {
+				if werr == nil {
+					written = append(written, decls[i])
+				} else {
+					failed = append(failed, decls[i])
+				}
+			}
+		} else {
+			failed = decls
+		}
+		cleanup := context.WithoutCancel(ctx)
+		if len(written) > 0 {
+			_ = s.store.Create(cleanup, manifestNo, written)
+		}
+		_ = s.store.Release(cleanup, failed)
+		return &errs.Error{Kind: errs.Unavailable, Code: "kafka_unavailable", RetryAfter: 5, Err: err,
+			Detail: "the declaration queue did not acknowledge the parcels; none of this request's new parcels were accepted, retry the same manifest"}
+	}
+	if err := s.store.Create(context.WithoutCancel(ctx), manifestNo, decls); err != nil {
+		// Kafka has them, so they are accepted; the tracker records them
+		// from Kafka shortly.
+		s.log.Warn("recording accepted declarations failed; the tracker will record them from Kafka", "count", len(decls), "err", err)
+	}
+	return nil
+}
+
+// decodeManifest reads a manifest strictly: JSON only, within the body
+// limit, no unknown fields, at most MaxParcels parcels.
+func (s *Server) decodeManifest(c echo.Context) (*customs.Manifest, error) {
+	req := c.Request()
+	mt, _, err := mime.ParseMediaType(req.Header.Get(echo.HeaderContentType))
+	if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+		return nil, errs.New(errs.Unsupported, "unsupported_media_type", "send the manifest as application/json (got %q)", req.Header.Get(echo.HeaderContentType))
+	}
+	if req.ContentLength > s.cfg.MaxBodyBytes {
+		return nil, errs.New(errs.TooLarge, "body_too_large", "the body of %d bytes is over the limit of %d bytes", req.ContentLength, s.cfg.MaxBodyBytes)
+	}
+	body := http.MaxBytesReader(c.Response(), req.Body, s.cfg.MaxBodyBytes)
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	var m customs.Manifest
+	if err := dec.Decode(&m); err != nil {
+		return nil, decodeError(err, s.cfg.MaxBodyBytes)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errs.New(errs.Invalid, "malformed_json", "the body holds more than one JSON value")
+	}
+	if len(m.Parcels) > customs.MaxParcels {
+		return nil, errs.New(errs.TooLarge, "too_many_parcels", "a manifest carries at most %d parcels, this one has %d; split it", customs.MaxParcels, len(m.Parcels))
+	}
+	return &m, nil
+}
+
+// decodeError explains why a manifest body could not be decoded.
+func decodeError(err error, limit int64) error {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		return errs.New(errs.TooLarge, "body_too_large", "the body is over the limit of %d bytes", limit)
+	case errors.As(err, &syntax):
+		return errs.New(errs.Invalid, "malformed_json", "the body is not valid JSON: %v (at byte %d)", syntax, syntax.Offset)
+	case errors.As(err, &typ):
+		path := typ.Field
+		if path == "" {
+			path = "(root)"
+		}
+		return &errs.Error{Kind: errs.Invalid, Code: "wrong_type", Detail: fmt.Sprintf("%s must be a %s, not a JSON %s", path, typ.Type, typ.Value),
+			Fields: []errs.FieldError{{Path: path, Code: "wrong_type", Message: fmt.Sprintf("expected %s, got %s", typ.Type, typ.Value)}}}
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return &errs.Error{Kind: errs.Invalid, Code: "unknown_field", Detail: fmt.Sprintf("unknown field %q; field names keep their CEB spelling", field),
+			Fields: []errs.FieldError{{Path: field, Code: "unknown_field", Message: "not a manifest field"}}}
+	case errors.Is(err, io.EOF):
+		return errs.New(errs.Invalid, "malformed_json", "the body is empty")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return errs.New(errs.Invalid, "malformed_json", "the body ends in the middle of a JSON value")
+	}
+	return &errs.Error{Kind: errs.Invalid, Code: "malformed_json", Detail: "the body could not be decoded as a manifest", Err: err}
+}

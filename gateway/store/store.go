@@ -1,0 +1,458 @@
+// Package store keeps each declaration's clearance status in Redis: a hash
+// per declaration, its history, the messages sent and received, and the
+// indexes that find it. Every change is one atomic Lua step.
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/clearway/clearway/customs"
+	"github.com/clearway/clearway/customs/bus"
+	"github.com/clearway/clearway/customs/errs"
+	"github.com/redis/go-redis/v9"
+)
+
+// Store is the status store.
+type Store struct {
+	rdb redis.UniversalClient
+	// claimTTL bounds how long a parcel stays reserved when the gateway
+	// dies between reserving it and Kafka's answer; the courier's retry
+	// then succeeds.
+	claimTTL time.Duration
+}
+
+func New(rdb redis.UniversalClient) *Store {
+	return &Store{rdb: rdb, claimTTL: 2 * time.Minute}
+}
+
+// Ping reports whether Redis answers.
+func (s *Store) Ping(ctx context.Context) error { return s.rdb.Ping(ctx).Err() }
+
+// unavailable wraps a Redis failure for the caller.
+func unavailable(err error) error {
+	return &errs.Error{Kind: errs.Unavailable, Code: "redis_unavailable", Detail: "the status store is not answering; retry shortly", RetryAfter: 2, Err: err}
+}
+
+// Scope is who asks: reads are filtered by it in the store itself, so no
+// handler can forget to.
+type Scope struct {
+	Role   string // courier, broker, airport, admin
+	Tenant string // the courier's or broker's own code; "*" for an all-tenant admin
+}
+
+// Sees reports whether the scope may see a declaration of tenant declared
+// by agentCode. A courier sees its own; a broker what it declares as agent.
+func (sc Scope) Sees(tenant, agentCode string) bool {
+	switch sc.Role {
+	case "admin":
+		return sc.Tenant == "*" || sc.Tenant == tenant
+	case "airport":
+		return true
+	case "courier":
+		return sc.Tenant == tenant
+	case "broker":
+		return sc.Tenant == agentCode
+	}
+	return false
+}
+
+// HistoryEntry is one applied status change.
+type HistoryEntry struct {
+	Status customs.Status `json:"status"`
+	Code   string         `json:"code,omitempty"`
+	Info   string         `json:"info,omitempty"`
+	At     time.Time      `json:"at"`
+	Source string         `json:"source"` // clearway, CEB603Message, CEB604Message
+}
+
+// Record is a declaration's status as brokers and couriers read it.
+type Record struct {
+	ID          string         `json:"declarationId"`
+	Tenant      string         `json:"tenant"`
+	ManifestID  string         `json:"manifestId"`
+	LogisticsNo string         `json:"logisticsNo"`
+	CopNo       string         `json:"copNo"`
+	OrderNo     string         `json:"orderNo"`
+	AgentCode   string         `json:"agentCode"`
+	TradeMode   string         `json:"tradeMode"`
+	Status      customs.Status `json:"status"`
+	Code        string         `json:"code,omitempty"`
+	ReturnInfo  string         `json:"returnInfo,omitempty"`
+	InvtNo      string         `json:"invtNo,omitempty"`
+	PreNo       string         `json:"preNo,omitempty"`
+	AcceptedAt  time.Time      `json:"acceptedAt"`
+	UpdatedAt   time.Time      `json:"updatedAt"`
+	History     []HistoryEntry `json:"history"`
+}
+
+// Claim outcomes for one parcel.
+const (
+	ClaimNew      = iota // reserved: publish it, then Create or Release
+	ClaimExisting        // already declared: answer with its id, publish nothing
+	ClaimConflict        // another parcel is declared under the same agentCode and copNo
+)
+
+// Claim reserves each declaration's (tenant, logisticsNo) before it is
+// published, so that the same parcel posted twice, even concurrently, is
+// declared once. It returns one outcome per declaration, and for
+// ClaimExisting the id already declared.
+func (s *Store) Claim(ctx context.Context, decls []*customs.Declaration) ([]int, []string, error) {
+	setCmds := make([]*redis.BoolCmd, len(decls))
+	ownerCmds := make([]*redis.SliceCmd, len(decls))
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, d := range decls {
+			setCmds[i] = p.SetNX(ctx, claimKey(d.Tenant, d.Head.LogisticsNo), d.ID, s.claimTTL)
+			ownerCmds[i] = p.HMGet(ctx, declKey(d.ID), "tenant", "logisticsNo")
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, unavailable(err)
+	}
+	outcome := make([]int, len(decls))
+	ids := make([]string, len(decls))
+	var taken []int
+	var release []string
+	for i, d := range decls {
+		owner := ownerCmds[i].Val()
+		exists := len(owner) == 2 && owner[0] != nil
+		sameParcel := exists && owner[0] == d.Tenant && owner[1] == d.Head.LogisticsNo
+		switch {
+		case !setCmds[i].Val():
+			taken = append(taken, i)
+		case exists && !sameParcel:
+			outcome[i] = ClaimConflict
+			release = append(release, claimKey(d.Tenant, d.Head.LogisticsNo))
+		case exists: // declared, but its claim had lapsed: it is the same parcel
+			outcome[i], ids[i] = ClaimExisting, d.ID
+		default:
+			outcome[i], ids[i] = ClaimNew, d.ID
+		}
+	}
+	if len(taken) > 0 {
+		getCmds := make([]*redis.StringCmd, len(taken))
+		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for j, i := range taken {
+				getCmds[j] = p.Get(ctx, claimKey(decls[i].Tenant, decls[i].Head.LogisticsNo))
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return nil, nil, unavailable(err)
+		}
+		for j, i := range taken {
+			outcome[i], ids[i] = ClaimExisting, getCmds[j].Val()
+			if ids[i] == "" { // the claim lapsed between the two calls
+				ids[i] = decls[i].ID
+			}
+		}
+	}
+	if len(release) > 0 {
+		if err := s.rdb.Del(ctx, release...).Err(); err != nil {
+			return nil, nil, unavailable(err)
+		}
+	}
+	return outcome, ids, nil
+}
+
+// Release gives up the claims of declarations Kafka did not take.
+func (s *Store) Release(ctx context.Context, decls []*customs.Declaration) error {
+	keys := make([]string, len(decls))
+	for i, d := range decls {
+		keys[i] = claimKey(d.Tenant, d.Head.LogisticsNo)
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	if err := s.rdb.Del(ctx, keys...).Err(); err != nil {
+		return unavailable(err)
+	}
+	return nil
+}
+
+// Manifest is a courier's manifest and what became of its parcels.
+type Manifest struct {
+	ID         string                 `json:"manifestId"`
+	ManifestNo string                 `json:"manifestNo"`
+	Tenant     string                 `json:"tenant"`
+	CreatedAt  time.Time              `json:"createdAt"`
+	Parcels    int                    `json:"parcels"`
+	Counts     map[customs.Status]int `json:"counts"`
+}
+
+// Create records declarations Kafka has acknowledged, with their indexes
+// and manifest membership. It is idempotent: the tracker runs it again for
+// every declaration it reads from Kafka.
+func (s *Store) Create(ctx context.Context, manifestNo string, decls []*customs.Declaration) error {
+	return s.withScripts(ctx, func() error {
+		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			manifests := map[string]bool{}
+			for _, d := range decls {
+				if !manifests[d.ManifestID] {
+					manifests[d.ManifestID] = true
+					p.HSetNX(ctx, manifestKey(d.ManifestID), "tenant", d.Tenant)
+					p.HSetNX(ctx, manifestKey(d.ManifestID), "createdAt", stamp(d.AcceptedAt))
+					if manifestNo != "" {
+						p.HSetNX(ctx, manifestKey(d.ManifestID), "manifestNo", manifestNo)
+					}
+				}
+				p.SAdd(ctx, manifestMembersKey(d.ManifestID), d.ID)
+				p.Set(ctx, claimKey(d.Tenant, d.Head.LogisticsNo), d.ID, 0)
+				p.SAdd(ctx, lookupKey(d.Head.LogisticsNo), d.ID)
+				at := stamp(d.AcceptedAt)
+				entry, _ := json.Marshal(HistoryEntry{Status: customs.Accepted, At: d.AcceptedAt, Source: "clearway"})
+				h := &d.Head
+				createScript.EvalSha(ctx, p, []string{declKey(d.ID), historyKey(d.ID)}, at, entry,
+					"tenant", d.Tenant, "manifestId", d.ManifestID, "logisticsNo", h.LogisticsNo, "copNo", h.CopNo,
+					"orderNo", h.OrderNo, "agentCode", h.AgentCode, "tradeMode", h.TradeMode, "acceptedAt", at)
+			}
+			return nil
+		})
+		return err
+	})
+}
+
+// Transition is one status change to apply.
+type Transition struct {
+	DeclarationID string
+	Status        customs.Status
+	Rank          int
+	Code          string
+	ReturnInfo    string
+	InvtNo        string
+	PreNo         string
+	MessageGUID   string
+	At            time.Time
+	Source        string // the message type that caused it
+	// The message to keep in the declaration's record, once: its identity
+	// and its JSON.
+	MessageField string
+	MessageValue []byte
+}
+
+// Apply applies transitions, each atomically; it returns how many changed
+// a status.
+func (s *Store) Apply(ctx context.Context, ts []Transition) (int, error) {
+	cmds := make([]*redis.Cmd, len(ts))
+	err := s.withScripts(ctx, func() error {
+		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i := range ts {
+				t := &ts[i]
+				entry, _ := json.Marshal(HistoryEntry{Status: t.Status, Code: t.Code, Info: t.ReturnInfo, At: t.At, Source: t.Source})
+				cmds[i] = transitionScript.EvalSha(ctx, p, []string{declKey(t.DeclarationID), historyKey(t.DeclarationID), messagesKey(t.DeclarationID)},
+					t.Rank, string(t.Status), t.Code, t.ReturnInfo, t.InvtNo, t.PreNo, stamp(t.At), t.MessageField, t.MessageValue, entry, t.MessageGUID)
+			}
+			return nil
+		})
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	changed := 0
+	for _, c := range cmds {
+		if n, _ := c.Int(); n == 1 {
+			changed++
+		}
+	}
+	return changed, nil
+}
+
+// SaveSentMessage keeps a business message sent to customs, once, however
+// many declarations it carried.
+func (s *Store) SaveSentMessage(ctx context.Context, guid, xml string) error {
+	if err := s.rdb.SetNX(ctx, sentMessageKey(guid), xml, 0).Err(); err != nil {
+		return unavailable(err)
+	}
+	return nil
+}
+
+// withScripts runs f, loading the scripts first if Redis lost them (a
+// restart empties its script cache) and trying once more.
+func (s *Store) withScripts(ctx context.Context, f func() error) error {
+	err := f()
+	if err != nil && strings.Contains(err.Error(), "NOSCRIPT") {
+		for _, sc := range []*redis.Script{createScript, transitionScript} {
+			if lerr := sc.Load(ctx, s.rdb).Err(); lerr != nil {
+				return unavailable(lerr)
+			}
+		}
+		err = f()
+	}
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return unavailable(err)
+	}
+	return nil
+}
+
+func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+func parseStamp(s string) time.Time {
+	t, _ := time.Parse(time.RFC3339Nano, s)
+	return t
+}
+
+var errNotFound = errs.New(errs.NotFound, "not_found", "no such declaration")
+
+// Get reads one declaration as sc may see it; one the scope may not see is
+// not found, never forbidden, so ids of other tenants reveal nothing.
+func (s *Store) Get(ctx context.Context, sc Scope, id string) (*Record, error) {
+	var hcmd *redis.MapStringStringCmd
+	var lcmd *redis.StringSliceCmd
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		hcmd = p.HGetAll(ctx, declKey(id))
+		lcmd = p.LRange(ctx, historyKey(id), 0, -1)
+		return nil
+	})
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	h := hcmd.Val()
+	if h["tenant"] == "" || !sc.Sees(h["tenant"], h["agentCode"]) {
+		return nil, errNotFound
+	}
+	r := &Record{
+		ID: id, Tenant: h["tenant"], ManifestID: h["manifestId"], LogisticsNo: h["logisticsNo"], CopNo: h["copNo"],
+		OrderNo: h["orderNo"], AgentCode: h["agentCode"], TradeMode: h["tradeMode"], Status: customs.Status(h["status"]),
+		Code: h["code"], ReturnInfo: h["returnInfo"], InvtNo: h["invtNo"], PreNo: h["preNo"],
+		AcceptedAt: parseStamp(h["acceptedAt"]), UpdatedAt: parseStamp(h["updatedAt"]),
+		History: make([]HistoryEntry, 0, len(lcmd.Val())),
+	}
+	for _, raw := range lcmd.Val() {
+		var e HistoryEntry
+		if json.Unmarshal([]byte(raw), &e) == nil {
+			r.History = append(r.History, e)
+		}
+	}
+	return r, nil
+}
+
+// ByLogisticsNo finds the declarations of a waybill number that sc sees.
+func (s *Store) ByLogisticsNo(ctx context.Context, sc Scope, logisticsNo string) ([]*Record, error) {
+	ids, err := s.rdb.SMembers(ctx, lookupKey(logisticsNo)).Result()
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	sort.Strings(ids)
+	out := []*Record{}
+	for _, id := range ids {
+		r, err := s.Get(ctx, sc, id)
+		if errs.IsKind(err, errs.NotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// Message is one business message sent or received about a declaration.
+type Message struct {
+	Direction   string    `json:"direction"` // sent, received
+	MessageType string    `json:"messageType"`
+	MessageGUID string    `json:"messageGuid"`
+	Code        string    `json:"returnStatus,omitempty"`
+	At          time.Time `json:"at"`
+	XML         string    `json:"xml"`
+}
+
+// Messages lists what was sent to and received from customs about a
+// declaration, oldest first.
+func (s *Store) Messages(ctx context.Context, sc Scope, id string) ([]Message, error) {
+	if _, err := s.Get(ctx, sc, id); err != nil {
+		return nil, err
+	}
+	raw, err := s.rdb.HGetAll(ctx, messagesKey(id)).Result()
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	out := make([]Message, 0, len(raw))
+	for _, v := range raw {
+		var m Message
+		if json.Unmarshal([]byte(v), &m) != nil {
+			continue
+		}
+		if m.Direction == "sent" && m.XML == "" {
+			xml, err := s.rdb.Get(ctx, sentMessageKey(m.MessageGUID)).Result()
+			if err != nil && !errors.Is(err, redis.Nil) {
+				return nil, unavailable(err)
+			}
+			m.XML = xml
+		}
+		out = append(out, m)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].At.Before(out[j].At) })
+	return out, nil
+}
+
+// GetManifest reads a manifest with its counts by status.
+func (s *Store) GetManifest(ctx context.Context, sc Scope, id string) (*Manifest, error) {
+	h, err := s.rdb.HGetAll(ctx, manifestKey(id)).Result()
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	if h["tenant"] == "" || sc.Role == "broker" || !sc.Sees(h["tenant"], "") {
+		return nil, errs.New(errs.NotFound, "not_found", "no such manifest")
+	}
+	ids, err := s.rdb.SMembers(ctx, manifestMembersKey(id)).Result()
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	cmds := make([]*redis.StringCmd, len(ids))
+	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, did := range ids {
+			cmds[i] = p.HGet(ctx, declKey(did), "status")
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, unavailable(err)
+	}
+	m := &Manifest{ID: id, ManifestNo: h["manifestNo"], Tenant: h["tenant"], CreatedAt: parseStamp(h["createdAt"]), Parcels: len(ids), Counts: map[customs.Status]int{}}
+	for _, c := range cmds {
+		if st := c.Val(); st != "" {
+			m.Counts[customs.Status(st)]++
+		}
+	}
+	return m, nil
+}
+
+// messageField is the identity under which a message is kept once.
+func messageField(e *bus.ReceiptEvent) string {
+	if e.Kind == bus.KindSent {
+		return "sent:" + e.MessageGUID
+	}
+	return "recv:" + e.MessageType + ":" + e.ReturnStatus + ":" + e.ReturnTime + ":" + strconv.Itoa(len(e.XML))
+}
+
+// FromReceipt converts a receipt event into the transitions it causes: the
+// one crossing from the adapter's events into the store.
+func FromReceipt(e *bus.ReceiptEvent) ([]Transition, error) {
+	if e.Kind == bus.KindSent {
+		msg, _ := json.Marshal(Message{Direction: "sent", MessageType: e.MessageType, MessageGUID: e.MessageGUID, At: e.At})
+		ts := make([]Transition, len(e.DeclarationIDs))
+		for i, id := range e.DeclarationIDs {
+			ts[i] = Transition{DeclarationID: id, Status: customs.Submitted, Rank: customs.RankSubmitted, MessageGUID: e.MessageGUID,
+				At: e.At, Source: e.MessageType, MessageField: messageField(e), MessageValue: msg}
+		}
+		return ts, nil
+	}
+	status, rank, ok := customs.FromReturnStatus(e.ReturnStatus)
+	if !ok {
+		return nil, fmt.Errorf("store: unknown returnStatus %q for %s", e.ReturnStatus, e.DeclarationID)
+	}
+	msg, _ := json.Marshal(Message{Direction: "received", MessageType: e.MessageType, MessageGUID: e.MessageGUID, Code: e.ReturnStatus, At: e.At, XML: e.XML})
+	return []Transition{{
+		DeclarationID: e.DeclarationID, Status: status, Rank: rank, Code: e.ReturnStatus, ReturnInfo: e.ReturnInfo,
+		InvtNo: e.InvtNo, PreNo: e.PreNo, At: e.At, Source: e.MessageType, MessageField: messageField(e), MessageValue: msg,
+	}}, nil
+}
