@@ -42,7 +42,7 @@ type Config struct {
 type Adapter struct {
 	cfg       Config
 	transport Transport
-	writer    *kafka.Writer
+	writer    *bus.Producer
 	log       *slog.Logger
 	now       func() time.Time
 
@@ -53,7 +53,7 @@ type Adapter struct {
 	sent map[string]bool
 }
 
-func New(cfg Config, t Transport, w *kafka.Writer, log *slog.Logger) *Adapter {
+func New(cfg Config, t Transport, w *bus.Producer, log *slog.Logger) *Adapter {
 	return &Adapter{cfg: cfg, transport: t, writer: w, log: log, now: time.Now, sent: map[string]bool{}}
 }
 

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -33,6 +34,9 @@ type Config struct {
 	Partitions        int      // for topics Clearway creates; caps how many consumers share the work
 	ReplicationFactor int      // 1 on a single local broker; 3 in production
 	ClientID          string
+	// TopicPrefix namespaces topics and consumer groups (CLEARWAY_KAFKA_TOPIC_PREFIX),
+	// so tests, or two environments, can share one cluster.
+	TopicPrefix string
 }
 
 // Validate checks the config once at start-up.
@@ -77,17 +81,65 @@ func EnsureTopics(ctx context.Context, cfg Config) error {
 	defer cc.Close()
 	var specs []kafka.TopicConfig
 	for _, t := range Topics {
-		specs = append(specs, kafka.TopicConfig{Topic: t, NumPartitions: cfg.Partitions, ReplicationFactor: cfg.ReplicationFactor})
+		specs = append(specs, kafka.TopicConfig{Topic: cfg.TopicPrefix + t, NumPartitions: cfg.Partitions, ReplicationFactor: cfg.ReplicationFactor})
 	}
 	if err := cc.CreateTopics(specs...); err != nil && !errors.Is(err, kafka.TopicAlreadyExists) {
 		return fmt.Errorf("bus: create topics: %w", err)
 	}
+	// A new topic's partitions take a moment to get leaders; producing
+	// before that fails, so wait here rather than in the first request.
+	for {
+		if err := topicsLed(conn, cfg); err == nil {
+			return nil
+		} else if ctx.Err() != nil {
+			return fmt.Errorf("bus: topics not ready: %w", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// topicsLed checks that every partition of every topic has a leader.
+func topicsLed(conn *kafka.Conn, cfg Config) error {
+	for _, t := range Topics {
+		parts, err := conn.ReadPartitions(cfg.TopicPrefix + t)
+		if err != nil {
+			return err
+		}
+		if len(parts) == 0 {
+			return fmt.Errorf("%s has no partitions yet", t)
+		}
+		for _, p := range parts {
+			if p.Leader.Host == "" {
+				return fmt.Errorf("%s[%d] has no leader yet", t, p.ID)
+			}
+		}
+	}
 	return nil
 }
 
-// NewWriter is the one producer configuration Clearway uses.
-func NewWriter(cfg Config) *kafka.Writer {
-	return &kafka.Writer{
+// Producer writes to Clearway's topics (under the configured prefix).
+type Producer struct {
+	w      *kafka.Writer
+	prefix string
+}
+
+// WriteMessages writes msgs, each to its Topic, and returns once every
+// in-sync replica has them.
+func (p *Producer) WriteMessages(ctx context.Context, msgs ...kafka.Message) error {
+	if p.prefix != "" {
+		msgs = slices.Clone(msgs)
+		for i := range msgs {
+			msgs[i].Topic = p.prefix + msgs[i].Topic
+		}
+	}
+	return p.w.WriteMessages(ctx, msgs...)
+}
+
+func (p *Producer) Close() error { return p.w.Close() }
+
+// NewProducer is the one producer configuration Clearway uses.
+func NewProducer(cfg Config) *Producer {
+	return &Producer{prefix: cfg.TopicPrefix, w: &kafka.Writer{
 		Addr:     kafka.TCP(cfg.Brokers...),
 		Balancer: &kafka.Hash{}, // by key: a declaration's messages stay in one partition, in order
 		// A 202 promises the parcel is not lost: wait for every in-sync
@@ -103,7 +155,7 @@ func NewWriter(cfg Config) *kafka.Writer {
 		// Topics are created explicitly by EnsureTopics.
 		AllowAutoTopicCreation: false,
 		Transport:              &kafka.Transport{ClientID: cfg.ClientID, DialTimeout: 5 * time.Second},
-	}
+	}}
 }
 
 // NewReader joins group on topic. A new group starts at the earliest
@@ -111,8 +163,8 @@ func NewWriter(cfg Config) *kafka.Writer {
 func NewReader(cfg Config, topic, group string) *kafka.Reader {
 	return kafka.NewReader(kafka.ReaderConfig{
 		Brokers:           cfg.Brokers,
-		Topic:             topic,
-		GroupID:           group,
+		Topic:             cfg.TopicPrefix + topic,
+		GroupID:           cfg.TopicPrefix + group,
 		StartOffset:       kafka.FirstOffset,
 		MinBytes:          1,
 		MaxBytes:          16 << 20,

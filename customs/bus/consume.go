@@ -104,7 +104,7 @@ func sleep(ctx context.Context, d time.Duration) bool {
 
 // DeadLetter records msgs that cannot be processed, with the reason, on
 // clearway.deadletter.v1; the consumer then commits past them.
-func DeadLetter(ctx context.Context, w *kafka.Writer, reason string, msgs ...kafka.Message) error {
+func DeadLetter(ctx context.Context, w *Producer, reason string, msgs ...kafka.Message) error {
 	out := make([]kafka.Message, len(msgs))
 	for i, m := range msgs {
 		out[i] = kafka.Message{

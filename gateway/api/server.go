@@ -22,10 +22,10 @@ import (
 
 // Config is the HTTP edge's configuration.
 type Config struct {
-	Addr          string        // CLEARWAY_HTTP_ADDR
-	MaxBodyBytes  int64         // CLEARWAY_MAX_BODY_BYTES: largest manifest body accepted
+	Addr           string        // CLEARWAY_HTTP_ADDR
+	MaxBodyBytes   int64         // CLEARWAY_MAX_BODY_BYTES: largest manifest body accepted
 	PublishTimeout time.Duration // how long a manifest may wait for Kafka's ack before 503
-	Keys          Keys
+	Keys           Keys
 }
 
 // Validate checks the config once at start-up.

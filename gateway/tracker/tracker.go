@@ -24,11 +24,11 @@ const (
 
 type Tracker struct {
 	store  *store.Store
-	writer *kafka.Writer // for dead letters
+	writer *bus.Producer // for dead letters
 	log    *slog.Logger
 }
 
-func New(s *store.Store, w *kafka.Writer, log *slog.Logger) *Tracker {
+func New(s *store.Store, w *bus.Producer, log *slog.Logger) *Tracker {
 	return &Tracker{store: s, writer: w, log: log}
 }
 

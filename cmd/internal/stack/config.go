@@ -27,6 +27,7 @@ const DevKeys = "courier:3502680EMS:dev-courier-key,broker:3502980XYZ:dev-broker
 type Config struct {
 	Kafka         bus.Config
 	RedisAddr     string // CLEARWAY_REDIS_ADDR
+	RedisDB       int    // CLEARWAY_REDIS_DB
 	HTTP          api.Config
 	Adapter       adapter.Config
 	Transport     string // CLEARWAY_TRANSPORT: sim (the only one so far)
@@ -50,8 +51,10 @@ func FromEnv() (Config, error) {
 			Partitions:        e.int("CLEARWAY_KAFKA_PARTITIONS", 6),
 			ReplicationFactor: e.int("CLEARWAY_KAFKA_REPLICATION", 1),
 			ClientID:          "clearway",
+			TopicPrefix:       os.Getenv("CLEARWAY_KAFKA_TOPIC_PREFIX"),
 		},
 		RedisAddr: os.Getenv("CLEARWAY_REDIS_ADDR"),
+		RedisDB:   e.int("CLEARWAY_REDIS_DB", 0),
 		HTTP: api.Config{
 			Addr:           e.str("CLEARWAY_HTTP_ADDR", "127.0.0.1:8080"),
 			MaxBodyBytes:   int64(e.int("CLEARWAY_MAX_BODY_BYTES", 64<<20)),

@@ -9,18 +9,17 @@ import (
 	"sync"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/clearway/clearway/customs/adapter"
 	"github.com/clearway/clearway/customs/bus"
 	"github.com/clearway/clearway/customs/sim"
 	"github.com/clearway/clearway/gateway/api"
+	"github.com/clearway/clearway/gateway/devenv"
 	"github.com/clearway/clearway/gateway/store"
 	"github.com/clearway/clearway/gateway/tracker"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
 	"github.com/segmentio/kafka-go"
-	"github.com/twmb/franz-go/pkg/kfake"
 )
 
 // Parts says which processes' work this stack runs.
@@ -35,12 +34,12 @@ var All = Parts{Gateway: true, Tracker: true, Adapter: true}
 
 // Stack is a running set of parts.
 type Stack struct {
-	Config Config
-	URL    string // the gateway's base URL, when it runs
-	Store  *store.Store
-	Sim    *sim.Customs // the simulator, when the adapter runs with it
-	Redis  redis.UniversalClient
-	Writer *kafka.Writer
+	Config   Config
+	URL      string // the gateway's base URL, when it runs
+	Store    *store.Store
+	Sim      *sim.Customs // the simulator, when the adapter runs with it
+	Redis    redis.UniversalClient
+	Producer *bus.Producer
 
 	closers []func() error
 	wg      sync.WaitGroup
@@ -59,21 +58,20 @@ func Embedded(cfg *Config) (stop func(), err error) {
 		}
 	}
 	if len(cfg.Kafka.Brokers) == 0 {
-		c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.DefaultNumPartitions(cfg.Kafka.Partitions))
+		brokers, stopKafka, err := devenv.StartKafka(cfg.Kafka.Partitions)
 		if err != nil {
-			return stop, fmt.Errorf("embedded kafka: %w", err)
+			return stop, err
 		}
-		stops = append(stops, c.Close)
-		cfg.Kafka.Brokers = c.ListenAddrs()
+		stops = append(stops, stopKafka)
+		cfg.Kafka.Brokers = brokers
 	}
 	if cfg.RedisAddr == "" {
-		m := miniredis.NewMiniRedis()
-		if err := m.Start(); err != nil {
-			stop()
-			return func() {}, fmt.Errorf("embedded redis: %w", err)
+		addr, stopRedis, err := devenv.StartRedis()
+		if err != nil {
+			return stop, err
 		}
-		stops = append(stops, m.Close)
-		cfg.RedisAddr = m.Addr()
+		stops = append(stops, stopRedis)
+		cfg.RedisAddr = addr
 	}
 	return stop, nil
 }
@@ -85,10 +83,12 @@ func Start(ctx context.Context, cfg Config, parts Parts, reg *prometheus.Registr
 		return nil, err
 	}
 	s := &Stack{Config: cfg}
-	if err := bus.EnsureTopics(ctx, cfg.Kafka); err != nil {
+	ensureCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	if err := bus.EnsureTopics(ensureCtx, cfg.Kafka); err != nil {
 		return nil, fmt.Errorf("kafka at %v: %w", cfg.Kafka.Brokers, err)
 	}
-	s.Redis = redis.NewClient(&redis.Options{Addr: cfg.RedisAddr, PoolSize: 32, MaxRetries: 2,
+	s.Redis = redis.NewClient(&redis.Options{Addr: cfg.RedisAddr, DB: cfg.RedisDB, PoolSize: 32, MaxRetries: 2,
 		DialTimeout: 2 * time.Second, ReadTimeout: 3 * time.Second, WriteTimeout: 3 * time.Second})
 	s.closers = append(s.closers, s.Redis.Close)
 	if err := s.Redis.Ping(ctx).Err(); err != nil {
@@ -96,21 +96,21 @@ func Start(ctx context.Context, cfg Config, parts Parts, reg *prometheus.Registr
 		return nil, fmt.Errorf("redis at %s: %w", cfg.RedisAddr, err)
 	}
 	s.Store = store.New(s.Redis)
-	s.Writer = bus.NewWriter(cfg.Kafka)
-	s.closers = append(s.closers, s.Writer.Close)
+	s.Producer = bus.NewProducer(cfg.Kafka)
+	s.closers = append(s.closers, s.Producer.Close)
 
 	if parts.Adapter {
 		s.Sim = sim.New(cfg.Sim)
 		r := bus.NewReader(cfg.Kafka, bus.TopicDeclarations, "clearway-adapter")
 		s.closers = append(s.closers, r.Close)
-		a := adapter.New(cfg.Adapter, s.Sim, s.Writer, log.With("part", "adapter"))
+		a := adapter.New(cfg.Adapter, s.Sim, s.Producer, log.With("part", "adapter"))
 		s.run(func() error { return a.Run(ctx, r) })
 	}
 	if parts.Tracker {
 		dr := bus.NewReader(cfg.Kafka, bus.TopicDeclarations, tracker.GroupDeclarations)
 		rr := bus.NewReader(cfg.Kafka, bus.TopicReceipts, tracker.GroupReceipts)
 		s.closers = append(s.closers, dr.Close, rr.Close)
-		t := tracker.New(s.Store, s.Writer, log.With("part", "tracker"))
+		t := tracker.New(s.Store, s.Producer, log.With("part", "tracker"))
 		s.run(func() error { return t.Run(ctx, dr, rr) })
 	}
 	if parts.Gateway {
@@ -118,7 +118,7 @@ func Start(ctx context.Context, cfg Config, parts Parts, reg *prometheus.Registr
 			reg = prometheus.NewRegistry()
 			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 		}
-		srv := api.New(cfg.HTTP, s.Store, s.Writer, s.ready, reg, log.With("part", "gateway"))
+		srv := api.New(cfg.HTTP, s.Store, s.Producer, s.ready, reg, log.With("part", "gateway"))
 		ln, err := net.Listen("tcp", cfg.HTTP.Addr)
 		if err != nil {
 			s.Close()

@@ -1,0 +1,275 @@
+package stack
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/clearway/clearway/customs"
+	"github.com/clearway/clearway/customs/bus"
+	"github.com/clearway/clearway/customs/sample"
+	"github.com/clearway/clearway/customs/sim"
+	"github.com/clearway/clearway/gateway/devenv"
+	"github.com/clearway/clearway/gateway/store"
+	"github.com/segmentio/kafka-go"
+)
+
+const exportXSD = "../../../../shared/ceb/xsd/ceb-export-202205.xsd"
+
+// startStack runs the whole pipeline (gateway, tracker, adapter, simulator)
+// on real Kafka and Redis, or their in-process stand-ins on a bare laptop.
+func startStack(t *testing.T, simCfg sim.Config) (*Stack, devenv.Env) {
+	t.Helper()
+	env := devenv.ForTest(t, 3)
+	t.Setenv("CLEARWAY_API_KEYS", "")
+	cfg, err := FromEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Kafka, cfg.RedisAddr, cfg.RedisDB = env.Kafka, env.RedisAddr, env.RedisDB
+	cfg.HTTP.Addr = "127.0.0.1:0"
+	cfg.Sim = simCfg
+	cfg.ShutdownGrace = 2 * time.Second
+	ctx, cancel := context.WithCancel(context.Background())
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	s, err := Start(ctx, cfg, All, nil, log)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		if err := s.Wait(); err != nil {
+			t.Errorf("stack stopped with: %v", err)
+		}
+	})
+	return s, env
+}
+
+func call(t *testing.T, method, url, key string, body []byte, out any) int {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, bytes.NewReader(body))
+	req.Header.Set("X-API-Key", key)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if out != nil && json.Unmarshal(b, out) != nil {
+		t.Fatalf("%s %s: %d %s", method, url, res.StatusCode, b)
+	}
+	return res.StatusCode
+}
+
+// simulatorStatus is the Clearway status for the simulator's final code.
+func simulatorStatus(code string) customs.Status {
+	s, _, _ := customs.FromReturnStatus(code)
+	return s
+}
+
+func TestThousandParcelManifestReachesFinalStatusesOnTheRealStack(t *testing.T) {
+	simCfg := sim.Config{Seed: 42, InspectionRate: 0.1, RejectionRate: 0.05, StepDelay: 5 * time.Millisecond}
+	s, env := startStack(t, simCfg)
+
+	m := sample.Manifest("E2E-1000", 1000, sample.Options{Seed: 1, Prefix: "E2E", Bonded: 0.2, Flight: "CZ8471"})
+	invalid := map[string]bool{}
+	for i := 0; i < 1000; i += 20 { // 50 invalid parcels, three kinds of fault
+		p := &m.Parcels[i]
+		switch i % 60 {
+		case 0:
+			p.Items[0].Gcode = "640411" // neither 10 digits nor a flag-A 4-digit heading
+		case 20:
+			p.Items[0].TotalPrice = customs.MustDecimal("100000")
+		case 40:
+			p.TradeMode, p.StatisticsFlag, p.EmsNo = "1210", "B", "" // bonded without account book
+		}
+		invalid[p.LogisticsNo] = true
+	}
+	body, _ := json.Marshal(m)
+	var rec struct {
+		ManifestID string `json:"manifestId"`
+		Accepted   int    `json:"accepted"`
+		Rejected   int    `json:"rejected"`
+		Parcels    []struct {
+			LogisticsNo   string `json:"logisticsNo"`
+			DeclarationID string `json:"declarationId"`
+			Result        string `json:"result"`
+			Errors        []struct{ Path, Code string }
+		} `json:"parcels"`
+	}
+	if code := call(t, "POST", s.URL+"/v1/manifests", "dev-courier-key", body, &rec); code != 202 {
+		t.Fatalf("POST manifest: %d", code)
+	}
+	if rec.Accepted != 950 || rec.Rejected != 50 {
+		t.Fatalf("accepted %d rejected %d, want 950 and 50", rec.Accepted, rec.Rejected)
+	}
+	want := map[string]customs.Status{} // declarationId → final status the simulator decides
+	bonded := 0
+	for i, p := range rec.Parcels {
+		if invalid[p.LogisticsNo] {
+			if p.Result != "rejected" || len(p.Errors) == 0 {
+				t.Errorf("parcel %d (%s) should be rejected with field errors: %+v", i, p.LogisticsNo, p)
+			}
+			continue
+		}
+		if p.Result != "accepted" {
+			t.Fatalf("parcel %d: %+v", i, p)
+		}
+		mp := m.Parcels[i]
+		if mp.TradeMode == "1210" {
+			bonded++
+		}
+		want[p.DeclarationID] = simulatorStatus(simCfg.Decide(mp.AgentCode, mp.LogisticsNo).Final())
+	}
+	if bonded < 100 {
+		t.Fatalf("only %d bonded parcels; the test needs a real share of 1210", bonded)
+	}
+
+	// Every accepted parcel reaches the status the simulator decided.
+	ctx := context.Background()
+	sc := store.Scope{Role: "admin", Tenant: "*"}
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		pending := 0
+		var wrong []string
+		for id, st := range want {
+			r, err := s.Store.Get(ctx, sc, id)
+			switch {
+			case err != nil || !r.Status.Final():
+				pending++
+			case r.Status != st:
+				wrong = append(wrong, fmt.Sprintf("%s: %s, want %s", id, r.Status, st))
+			}
+		}
+		if len(wrong) > 0 {
+			t.Fatalf("%d declarations in the wrong final status, e.g. %s", len(wrong), wrong[0])
+		}
+		if pending == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d declarations still not final after 3 minutes", pending, len(want))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+
+	// The manifest's counts agree.
+	var man store.Manifest
+	call(t, "GET", s.URL+"/v1/manifests/"+rec.ManifestID, "dev-courier-key", nil, &man)
+	counted := map[customs.Status]int{}
+	for _, st := range want {
+		counted[st]++
+	}
+	for st, n := range counted {
+		if man.Counts[st] != n {
+			t.Errorf("manifest counts %s = %d, want %d", st, man.Counts[st], n)
+		}
+	}
+	if man.Parcels != 950 {
+		t.Errorf("manifest has %d parcels, want 950", man.Parcels)
+	}
+
+	// The CEB603 XML of every accepted parcel validates against the XSD.
+	dir := t.TempDir()
+	messages := map[string]bool{}
+	for id := range want {
+		var out struct {
+			Messages []store.Message `json:"messages"`
+		}
+		call(t, "GET", s.URL+"/v1/declarations/"+id+"/messages", "dev-broker-key", nil, &out)
+		var sent, received int
+		for _, msg := range out.Messages {
+			switch msg.Direction {
+			case "sent":
+				sent++
+				if !bytes.Contains([]byte(msg.XML), []byte("<ceb:guid>"+declGUID(id)+"</ceb:guid>")) {
+					t.Fatalf("%s: sent message %s does not carry its inventory", id, msg.MessageGUID)
+				}
+				if !messages[msg.MessageGUID] {
+					messages[msg.MessageGUID] = true
+					os.WriteFile(filepath.Join(dir, msg.MessageGUID+".xml"), []byte(msg.XML), 0o644)
+				}
+			case "received":
+				received++
+			}
+		}
+		if sent != 1 || received < 2 {
+			t.Fatalf("%s: %d sent and %d received messages, want 1 and at least 2", id, sent, received)
+		}
+	}
+	if len(messages) < 10 { // 950 inventories, at most 100 a message
+		t.Fatalf("only %d CEB603 messages for 950 inventories", len(messages))
+	}
+	validateXSD(t, dir, exportXSD)
+
+	// Invalid parcels never reached Kafka, and each valid one did once.
+	onKafka := readAllKeys(t, env.Kafka, bus.TopicDeclarations)
+	for id, n := range onKafka {
+		if _, ok := want[id]; !ok {
+			t.Errorf("declaration %s on Kafka is not one of the accepted parcels", id)
+		}
+		if n != 1 {
+			t.Errorf("declaration %s is on Kafka %d times", id, n)
+		}
+	}
+	if len(onKafka) != len(want) {
+		t.Errorf("%d declarations on Kafka, want %d", len(onKafka), len(want))
+	}
+	for key, n := range s.Sim.NewDeclarations() {
+		if n != 1 {
+			t.Errorf("customs received %s as a new declaration %d times", key, n)
+		}
+	}
+}
+
+func declGUID(id string) string { return string(bytes.ToUpper([]byte(id))) }
+
+// validateXSD runs xmllint over every file in dir. CI installs xmllint; on a
+// laptop without it the check is skipped, unless CLEARWAY_REQUIRE_REAL=1.
+func validateXSD(t *testing.T, dir, xsd string) {
+	t.Helper()
+	if _, err := exec.LookPath("xmllint"); err != nil {
+		if os.Getenv("CLEARWAY_REQUIRE_REAL") == "1" {
+			t.Fatal("xmllint is required (apt-get install libxml2-utils)")
+		}
+		t.Log("xmllint not installed: XSD validation skipped")
+		return
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*.xml"))
+	args := append([]string{"--noout", "--schema", xsd}, files...)
+	if out, err := exec.Command("xmllint", args...).CombinedOutput(); err != nil {
+		t.Fatalf("XSD validation failed: %v\n%s", err, out)
+	}
+}
+
+// readAllKeys reads a topic from the start until it goes quiet and counts
+// the messages per key.
+func readAllKeys(t *testing.T, cfg bus.Config, topic string) map[string]int {
+	t.Helper()
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: cfg.Brokers, Topic: cfg.TopicPrefix + topic, GroupID: cfg.TopicPrefix + "count-" + topic,
+		StartOffset: kafka.FirstOffset, MaxWait: 200 * time.Millisecond})
+	defer r.Close()
+	keys := map[string]int{}
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		m, err := r.ReadMessage(ctx)
+		cancel()
+		if err != nil {
+			return keys
+		}
+		keys[string(m.Key)]++
+	}
+}
