@@ -30,7 +30,7 @@ func RenderCEB603(guid string, decls []*customs.Declaration, sender Sender, now 
 	w := &writer{}
 	w.buf.Grow(1200 * len(decls))
 	w.buf.WriteString(`<?xml version="1.0" encoding="UTF-8"?>` + "\n")
-	w.buf.WriteString(`<ceb:CEB603Message guid="` + guid + `" version="1.0" xmlns:ceb="` + NamespaceCEB + `">`)
+	w.buf.WriteString(`<ceb:CEB603Message guid="` + guid + `" version="1.0" xmlns:ceb="` + NamespaceCEB + `">` + "\n")
 	at := appTime(now)
 	for _, d := range decls {
 		h := &d.Head

@@ -29,7 +29,7 @@ func (e *Envelope) Encode() []byte {
 	w := &writer{}
 	w.buf.Grow(len(e.Data)*4/3 + 512)
 	w.buf.WriteString(`<?xml version="1.0" encoding="UTF-8"?>` + "\n")
-	w.buf.WriteString(`<dxp:DxpMsg ver="1.0" xmlns:dxp="` + NamespaceDXP + `">`)
+	w.buf.WriteString(`<dxp:DxpMsg ver="1.0" xmlns:dxp="` + NamespaceDXP + `">` + "\n")
 	w.open("dxp:TransInfo")
 	w.el("dxp:CopMsgId", e.CopMsgID)
 	w.el("dxp:SenderId", e.SenderID)
@@ -39,7 +39,7 @@ func (e *Envelope) Encode() []byte {
 	w.el("dxp:CreatTime", e.CreatTime.In(ChinaTime).Format("2006-01-02T15:04:05"))
 	w.el("dxp:MsgType", e.MsgType)
 	w.close("dxp:TransInfo")
-	w.open("dxp:Data")
+	w.buf.WriteString("<dxp:Data>")
 	enc := base64.NewEncoder(base64.StdEncoding, &w.buf)
 	enc.Write(e.Data)
 	enc.Close()

@@ -120,7 +120,7 @@ func trim(fields ...*string) {
 func RenderCEB604(guid string, returns []InventoryReturn) []byte {
 	w := &writer{}
 	w.buf.WriteString(`<?xml version="1.0" encoding="UTF-8"?>` + "\n")
-	w.buf.WriteString(`<ceb:CEB604Message guid="` + guid + `" version="1.0" xmlns:ceb="` + NamespaceCEB + `">`)
+	w.buf.WriteString(`<ceb:CEB604Message guid="` + guid + `" version="1.0" xmlns:ceb="` + NamespaceCEB + `">` + "\n")
 	for i := range returns {
 		r := &returns[i]
 		w.open("ceb:InventoryReturn")

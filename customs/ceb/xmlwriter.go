@@ -18,14 +18,16 @@ const (
 // the optional elements are the contract, and this keeps both in one place.
 type writer struct{ buf bytes.Buffer }
 
-func (w *writer) open(name string)  { w.buf.WriteString("<" + name + ">") }
-func (w *writer) close(name string) { w.buf.WriteString("</" + name + ">") }
+// One element a line: customs ignores the whitespace, and people reading
+// a message or a golden file diff do not.
+func (w *writer) open(name string)  { w.buf.WriteString("<" + name + ">\n") }
+func (w *writer) close(name string) { w.buf.WriteString("</" + name + ">\n") }
 
 // el writes <name>value</name>.
 func (w *writer) el(name, value string) {
 	w.buf.WriteString("<" + name + ">")
 	xml.EscapeText(&w.buf, []byte(value))
-	w.buf.WriteString("</" + name + ">")
+	w.buf.WriteString("</" + name + ">\n")
 }
 
 // opt writes the element only when it has a value (minOccurs=0).

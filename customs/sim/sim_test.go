@@ -1,0 +1,105 @@
+package sim
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/clearway/clearway/customs"
+	"github.com/clearway/clearway/customs/ceb"
+	"github.com/clearway/clearway/customs/sample"
+)
+
+func TestDecideIsSeededAndHoldsItsRates(t *testing.T) {
+	cfg := Config{Seed: 9, InspectionRate: 0.2, RejectionRate: 0.1}
+	counts := map[string]int{}
+	const n = 20000
+	for i := range n {
+		cop := "C" + string(rune('a'+i%26)) + time.Duration(i).String()
+		o := cfg.Decide("A", cop)
+		if o2 := cfg.Decide("A", cop); o2.Final() != o.Final() {
+			t.Fatal("the same copNo must get the same outcome")
+		}
+		switch {
+		case o.Final() == "100":
+			counts["rejected"]++
+		case len(o.Codes) == 5 && o.Codes[2] == "500":
+			counts["inspected"]++
+		}
+	}
+	for what, want := range map[string]float64{"rejected": 0.1, "inspected": 0.2} {
+		got := float64(counts[what]) / n
+		if got < want-0.02 || got > want+0.02 {
+			t.Errorf("%s rate %.3f, want %.2f ± 0.02", what, got, want)
+		}
+	}
+	differ := 0
+	for i := range 200 {
+		cop := time.Duration(i).String()
+		if (Config{Seed: 1, RejectionRate: 0.5}).Decide("A", cop).Final() != (Config{Seed: 2, RejectionRate: 0.5}).Decide("A", cop).Final() {
+			differ++
+		}
+	}
+	if differ < 50 {
+		t.Errorf("seeds 1 and 2 differ on %d of 200 parcels at a 50%% rate: the seed is not used", differ)
+	}
+}
+
+func TestSimulatorAnswersEachInventoryInOrderWithCEB604(t *testing.T) {
+	cfg := Config{Seed: 1, StepDelay: time.Millisecond}
+	s := New(cfg)
+	m := sample.Manifest("S", 3, sample.Options{Seed: 2})
+	m.Parcels[2].Items[0].Gcode = "6404" // flag A pads it to 10 digits: valid
+	var decls []*customs.Declaration
+	for i := range m.Parcels {
+		d, errs := customs.Declare(&m, i, "T", "20261128")
+		if errs != nil {
+			t.Fatal(errs)
+		}
+		decls = append(decls, &d)
+	}
+	sender := ceb.Sender{CopCode: "3502980XYZ", CopName: "x", DxpID: "DXP1"}
+	env := ceb.Envelope{CopMsgID: "G", SenderID: "DXP1", ReceiverID: ceb.DefaultReceiverID, CreatTime: time.Now(), MsgType: "CEB603Message",
+		Data: ceb.RenderCEB603("G", decls, sender, time.Now())}
+	if err := s.Send(context.Background(), env.Encode()); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][]string{}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	go s.Run(ctx, func(_ context.Context, b []byte) error {
+		e, err := ceb.DecodeEnvelope(b)
+		if err != nil || e.MsgType != "CEB604Message" {
+			t.Errorf("envelope %v %v", e, err)
+			return nil
+		}
+		rs, err := ceb.ParseCEB604(e.Data)
+		if err != nil {
+			t.Error(err)
+		}
+		for _, r := range rs {
+			got[r.CopNo] = append(got[r.CopNo], r.ReturnStatus)
+		}
+		if s.Pending() == 0 {
+			cancel()
+		}
+		return nil
+	})
+	<-ctx.Done()
+	for _, d := range decls {
+		want := cfg.Decide(d.Head.AgentCode, d.Head.CopNo).Codes
+		if len(got[d.Head.CopNo]) != len(want) {
+			t.Fatalf("%s: receipts %v, want %v", d.Head.CopNo, got[d.Head.CopNo], want)
+		}
+		for i := range want {
+			if got[d.Head.CopNo][i] != want[i] {
+				t.Fatalf("%s: receipts %v, want %v in order", d.Head.CopNo, got[d.Head.CopNo], want)
+			}
+		}
+	}
+	for k, n := range s.NewDeclarations() {
+		if n != 1 {
+			t.Errorf("%s declared %d times", k, n)
+		}
+	}
+}

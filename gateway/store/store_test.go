@@ -1,0 +1,168 @@
+package store_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/clearway/clearway/customs"
+	"github.com/clearway/clearway/customs/bus"
+	"github.com/clearway/clearway/customs/sample"
+	"github.com/clearway/clearway/gateway/devenv"
+	"github.com/clearway/clearway/gateway/store"
+)
+
+var admin = store.Scope{Role: "admin", Tenant: "*"}
+
+func declaration(t *testing.T, tenant, logisticsNo string) *customs.Declaration {
+	t.Helper()
+	m := sample.Manifest("M1", 1, sample.Options{Seed: 3})
+	m.Parcels[0].LogisticsNo = logisticsNo
+	d, errs := customs.Declare(&m, 0, tenant, "20261128")
+	if errs != nil {
+		t.Fatal(errs)
+	}
+	d.AcceptedAt = time.Now().UTC()
+	return &d
+}
+
+func receipt(id, code, returnTime string) *bus.ReceiptEvent {
+	return &bus.ReceiptEvent{Kind: bus.KindReceipt, MessageType: "CEB604Message", MessageGUID: "G-" + code, DeclarationID: id,
+		ReturnStatus: code, ReturnTime: returnTime, ReturnInfo: "info " + code, XML: "<ceb:InventoryReturn>" + code + "</ceb:InventoryReturn>", At: time.Now()}
+}
+
+func apply(t *testing.T, s *store.Store, events ...*bus.ReceiptEvent) int {
+	t.Helper()
+	var ts []store.Transition
+	for _, e := range events {
+		more, err := store.FromReceipt(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts = append(ts, more...)
+	}
+	n, err := s.Apply(context.Background(), ts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestStatusNeverMovesBackwardsAndDuplicatesChangeNothing(t *testing.T) {
+	env := devenv.ForTest(t, 1)
+	s, ctx := store.New(env.Redis), context.Background()
+	d := declaration(t, "3502680EMS", "LN1")
+	if err := s.Create(ctx, "M1", []*customs.Declaration{d}); err != nil {
+		t.Fatal(err)
+	}
+	// Out of order: release arrives before review; then review, then a
+	// duplicate release, then a late "declaring".
+	if n := apply(t, s, receipt(d.ID, "800", "20261128100003000")); n != 1 {
+		t.Fatalf("800 changed %d, want 1", n)
+	}
+	if n := apply(t, s, receipt(d.ID, "120", "20261128100001000"), receipt(d.ID, "800", "20261128100003000"), receipt(d.ID, "2", "20261128100000000")); n != 0 {
+		t.Fatalf("late and duplicate receipts changed %d statuses, want 0", n)
+	}
+	r, err := s.Get(ctx, admin, d.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != customs.Released || r.Code != "800" {
+		t.Fatalf("status %s %s, want released 800", r.Status, r.Code)
+	}
+	if len(r.History) != 2 || r.History[0].Status != customs.Accepted || r.History[1].Code != "800" {
+		t.Fatalf("history %+v, want accepted then 800 only", r.History)
+	}
+	// Every distinct receipt is kept once, the duplicate not twice.
+	ms, err := s.Messages(ctx, admin, d.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ms) != 3 {
+		t.Fatalf("%d messages kept, want 3 distinct receipts", len(ms))
+	}
+}
+
+func TestReceiptBeforeTheDeclarationRecordKeepsItsStatus(t *testing.T) {
+	env := devenv.ForTest(t, 1)
+	s, ctx := store.New(env.Redis), context.Background()
+	d := declaration(t, "3502680EMS", "LN2")
+	apply(t, s, receipt(d.ID, "120", "20261128100001000"))
+	// The gateway's record and the tracker's replay of it both arrive later.
+	for range 2 {
+		if err := s.Create(ctx, "M1", []*customs.Declaration{d}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, err := s.Get(ctx, admin, d.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != customs.InReview || r.LogisticsNo != "LN2" || r.Tenant != "3502680EMS" {
+		t.Fatalf("record %+v, want in_review with the parcel's fields", r)
+	}
+}
+
+func TestScopes(t *testing.T) {
+	env := devenv.ForTest(t, 1)
+	s, ctx := store.New(env.Redis), context.Background()
+	d := declaration(t, "3502680EMS", "LN3")
+	if err := s.Create(ctx, "M1", []*customs.Declaration{d}); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		scope store.Scope
+		sees  bool
+	}{
+		{store.Scope{Role: "courier", Tenant: "3502680EMS"}, true},
+		{store.Scope{Role: "courier", Tenant: "OTHERCOUR1"}, false},
+		{store.Scope{Role: "broker", Tenant: sample.AgentCode}, true},
+		{store.Scope{Role: "broker", Tenant: "OTHERAGENT"}, false},
+		{store.Scope{Role: "airport", Tenant: "JJN"}, true},
+		{store.Scope{Role: "admin", Tenant: "OTHERCOUR1"}, false},
+		{admin, true},
+	}
+	for _, c := range cases {
+		_, err := s.Get(ctx, c.scope, d.ID)
+		if (err == nil) != c.sees {
+			t.Errorf("%+v: err %v, sees want %v", c.scope, err, c.sees)
+		}
+		rs, _ := s.ByLogisticsNo(ctx, c.scope, "LN3")
+		if (len(rs) == 1) != c.sees {
+			t.Errorf("%+v: by logisticsNo found %d", c.scope, len(rs))
+		}
+	}
+}
+
+func TestClaimDeclaresTheSameParcelOnceAndRefusesATakenCopNo(t *testing.T) {
+	env := devenv.ForTest(t, 1)
+	s, ctx := store.New(env.Redis), context.Background()
+	d := declaration(t, "3502680EMS", "LN4")
+	out, ids, err := s.Claim(ctx, []*customs.Declaration{d})
+	if err != nil || out[0] != store.ClaimNew || ids[0] != d.ID {
+		t.Fatalf("first claim: %v %v %v", out, ids, err)
+	}
+	out, ids, _ = s.Claim(ctx, []*customs.Declaration{d})
+	if out[0] != store.ClaimExisting || ids[0] != d.ID {
+		t.Fatalf("second claim: %v %v, want existing %s", out, ids, d.ID)
+	}
+	if err := s.Create(ctx, "M1", []*customs.Declaration{d}); err != nil {
+		t.Fatal(err)
+	}
+	// Another waybill number under the same agentCode and copNo.
+	other := *d
+	other.Head.LogisticsNo = "LN5"
+	out, _, _ = s.Claim(ctx, []*customs.Declaration{&other})
+	if out[0] != store.ClaimConflict {
+		t.Fatalf("claim of a taken copNo: %v, want conflict", out)
+	}
+	// A released claim can be taken again.
+	fresh := declaration(t, "3502680EMS", "LN6")
+	s.Claim(ctx, []*customs.Declaration{fresh})
+	if err := s.Release(ctx, []*customs.Declaration{fresh}); err != nil {
+		t.Fatal(err)
+	}
+	if out, _, _ := s.Claim(ctx, []*customs.Declaration{fresh}); out[0] != store.ClaimNew {
+		t.Fatalf("claim after release: %v, want new", out)
+	}
+}
