@@ -78,7 +78,7 @@ type Item struct {
 	Unit         string  `json:"unit"`
 	Qty1         Decimal `json:"qty1"`
 	Unit1        string  `json:"unit1"`
-	Qty2         Decimal `json:"qty2"`
+	Qty2         Decimal `json:"qty2,omitzero"`
 	Unit2        string  `json:"unit2,omitempty"`
 	Price        Decimal `json:"price"`
 	TotalPrice   Decimal `json:"totalPrice"`

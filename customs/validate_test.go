@@ -83,7 +83,12 @@ func TestParcelRules(t *testing.T) {
 		{"unit2 with qty2", func(p *Parcel) { p.Items[0].Qty2 = MustDecimal("1") }, "parcels[0].items[0].unit2", CodeRequired},
 		{"gname ≤ 250", func(p *Parcel) { p.Items[0].Gname = strings.Repeat("g", 251) }, "parcels[0].items[0].gname", CodeTooLong},
 		{"1210 needs iacCode", func(p *Parcel) { p.TradeMode = "1210"; p.EmsNo = "T1"; p.IacName = "x"; p.Items[0].ItemRecordNo = "R" }, "parcels[0].iacCode", CodeRequired},
-		{"1210 needs emsNo", func(p *Parcel) { p.TradeMode = "1210"; p.IacCode = "350296BOND"; p.IacName = "x"; p.Items[0].ItemRecordNo = "R" }, "parcels[0].emsNo", CodeRequired},
+		{"1210 needs emsNo", func(p *Parcel) {
+			p.TradeMode = "1210"
+			p.IacCode = "350296BOND"
+			p.IacName = "x"
+			p.Items[0].ItemRecordNo = "R"
+		}, "parcels[0].emsNo", CodeRequired},
 		{"1210 needs itemRecordNo", func(p *Parcel) { p.TradeMode = "1210"; p.IacCode = "350296BOND"; p.IacName = "x"; p.EmsNo = "T1" }, "parcels[0].items[0].itemRecordNo", CodeRequired},
 	}
 	for _, c := range cases {

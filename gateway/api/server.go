@@ -84,6 +84,9 @@ func New(cfg Config, st *store.Store, pub Publisher, ready func(context.Context)
 	return s
 }
 
+// Routes lists the registered endpoints (tests compare them with openapi.yaml).
+func (s *Server) Routes() []*echo.Route { return s.echo.Routes() }
+
 // Handler is the HTTP handler, for tests and embedding.
 func (s *Server) Handler() http.Handler { return s.echo }
 

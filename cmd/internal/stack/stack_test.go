@@ -20,6 +20,7 @@ import (
 	"github.com/clearway/clearway/customs/sim"
 	"github.com/clearway/clearway/gateway/devenv"
 	"github.com/clearway/clearway/gateway/store"
+	"github.com/clearway/clearway/schemas"
 	"github.com/segmentio/kafka-go"
 )
 
@@ -215,8 +216,13 @@ func TestThousandParcelManifestReachesFinalStatusesOnTheRealStack(t *testing.T) 
 	}
 	validateXSD(t, dir, exportXSD)
 
-	// Invalid parcels never reached Kafka, and each valid one did once.
-	onKafka := readAllKeys(t, env.Kafka, bus.TopicDeclarations)
+	// Invalid parcels never reached Kafka, and each valid one did once;
+	// every payload on both topics matches its JSON Schema.
+	onKafka := readAllKeys(t, env.Kafka, bus.TopicDeclarations, schemas.Declaration)
+	receipts := readAllKeys(t, env.Kafka, bus.TopicReceipts, schemas.ReceiptEvent)
+	if len(receipts) < len(want) {
+		t.Errorf("receipt events for %d keys, want at least one per declaration (%d)", len(receipts), len(want))
+	}
 	for id, n := range onKafka {
 		if _, ok := want[id]; !ok {
 			t.Errorf("declaration %s on Kafka is not one of the accepted parcels", id)
@@ -255,10 +261,14 @@ func validateXSD(t *testing.T, dir, xsd string) {
 	}
 }
 
-// readAllKeys reads a topic from the start until it goes quiet and counts
-// the messages per key.
-func readAllKeys(t *testing.T, cfg bus.Config, topic string) map[string]int {
+// readAllKeys reads a topic from the start until it goes quiet, checks each
+// payload against its JSON Schema, and counts the messages per key.
+func readAllKeys(t *testing.T, cfg bus.Config, topic, schema string) map[string]int {
 	t.Helper()
+	sch, err := schemas.Compile(schema)
+	if err != nil {
+		t.Fatal(err)
+	}
 	r := kafka.NewReader(kafka.ReaderConfig{Brokers: cfg.Brokers, Topic: cfg.TopicPrefix + topic, GroupID: cfg.TopicPrefix + "count-" + topic,
 		StartOffset: kafka.FirstOffset, MaxWait: 200 * time.Millisecond})
 	defer r.Close()
@@ -269,6 +279,9 @@ func readAllKeys(t *testing.T, cfg bus.Config, topic string) map[string]int {
 		cancel()
 		if err != nil {
 			return keys
+		}
+		if err := schemas.Validate(sch, m.Value); err != nil {
+			t.Fatalf("%s payload at offset %d does not match %s: %v", topic, m.Offset, schema, err)
 		}
 		keys[string(m.Key)]++
 	}
