@@ -18,9 +18,9 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files")
 
 const (
-	sharedCEB  = "../../../shared/ceb"
-	exportXSD  = sharedCEB + "/xsd/ceb-export-202205.xsd"
-	dxpXSD     = sharedCEB + "/xsd/dxp-terminal-202205.xsd"
+	xsdDir     = "../../schemas/ceb"
+	exportXSD  = xsdDir + "/ceb-export-202205.xsd"
+	dxpXSD     = xsdDir + "/dxp-terminal-202205.xsd"
 	goldenGUID = "8F3B1C2E-0A1B-4C5D-8E9F-0123456789AB"
 )
 
@@ -122,7 +122,7 @@ func TestEnvelopeMatchesGoldenTheXSDAndRoundTrips(t *testing.T) {
 }
 
 func TestOfficialSampleReceiptParses(t *testing.T) {
-	b, err := os.ReadFile(sharedCEB + "/samples/export/CEB604Message.xml")
+	b, err := os.ReadFile("testdata/samples/CEB604Message.xml")
 	if err != nil {
 		t.Fatal(err)
 	}

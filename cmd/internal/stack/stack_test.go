@@ -24,7 +24,7 @@ import (
 	"github.com/segmentio/kafka-go"
 )
 
-const exportXSD = "../../../../shared/ceb/xsd/ceb-export-202205.xsd"
+const exportXSD = "../../../schemas/ceb/ceb-export-202205.xsd"
 
 // startStack runs the whole pipeline (gateway, tracker, adapter, simulator)
 // on real Kafka and Redis, or their in-process stand-ins on a bare laptop.

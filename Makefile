@@ -1,0 +1,43 @@
+# Clearway. `make run` and `make test` work on a bare machine (Go only):
+# without CLEARWAY_KAFKA_BROKERS / CLEARWAY_REDIS_ADDR they use in-process
+# Kafka-protocol and Redis-protocol servers.
+
+GO ?= go
+PKGS := ./...
+CEB_XSD := schemas/ceb/ceb-export-202205.xsd
+DXP_XSD := schemas/ceb/dxp-terminal-202205.xsd
+
+.PHONY: run test lint xsd services-up services-down build
+
+## run: gateway, tracker, customs adapter and simulator in one process
+run:
+	$(GO) run ./cmd/clearway dev
+
+## test: every test; integration tests use real Kafka/Redis when configured
+test:
+	$(GO) test -count=1 -race -timeout 20m $(PKGS)
+
+## lint: gofmt, go vet, and go.mod tidiness
+lint:
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+	$(GO) mod tidy -diff
+
+## xsd: validate the golden CEB files against the official 202205 XSDs
+xsd:
+	xmllint --noout --schema $(CEB_XSD) customs/ceb/testdata/golden/CEB*.xml
+	xmllint --noout --schema $(DXP_XSD) customs/ceb/testdata/golden/DxpMsg-*.xml
+
+## build: the three binaries into bin/
+build:
+	$(GO) build -o bin/ ./cmd/...
+
+## services-up: a real Redis and a real Apache Kafka broker on 127.0.0.1
+services-up:
+	deployments/local/redis.sh start
+	deployments/local/kafka.sh start
+	@echo 'export CLEARWAY_KAFKA_BROKERS=127.0.0.1:9092 CLEARWAY_REDIS_ADDR=127.0.0.1:6379'
+
+services-down:
+	deployments/local/kafka.sh stop
+	deployments/local/redis.sh stop
