@@ -4,13 +4,13 @@
 #
 #   deployments/local/kafka.sh start|stop|status
 #
-# KAFKA_PORT (9092), KAFKA_DATA (/tmp/clearway-kafka), CLEARWAY_CACHE
+# KAFKA_PORT (9092; the controller listens on the next port), KAFKA_DATA (/tmp/clearway-kafka), CLEARWAY_CACHE
 # (~/.cache/clearway: the jars, kept outside the repo), KAFKA_HEAP (512m).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 port=${KAFKA_PORT:-9092}
-controller_port=$((port + 10000))
+controller_port=${KAFKA_CONTROLLER_PORT:-$((port + 1))}
 data=${KAFKA_DATA:-/tmp/clearway-kafka}
 cache=${CLEARWAY_CACHE:-$HOME/.cache/clearway}
 version=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$here/kafka/pom.xml")
