@@ -84,13 +84,13 @@ func FromEnv() (Config, error) {
 	return cfg, errors.Join(errs...)
 }
 
-// Validate checks the whole configuration once, naming the variable at fault.
-func (c *Config) Validate() error {
+// Validate checks the configuration parts need, naming the variable at fault.
+func (c *Config) Validate(parts Parts) error {
 	var errs []error
 	if err := c.Kafka.Validate(); err != nil {
 		errs = append(errs, err)
 	}
-	if c.RedisAddr == "" {
+	if c.RedisAddr == "" && (parts.Gateway || parts.Tracker) {
 		errs = append(errs, errors.New("CLEARWAY_REDIS_ADDR: no Redis address"))
 	}
 	if err := c.HTTP.Validate(); err != nil {

@@ -79,7 +79,7 @@ func Embedded(cfg *Config) (stop func(), err error) {
 // Start validates cfg, creates the topics, and starts parts. It returns
 // once the gateway listens; Wait blocks until ctx ends and all parts stop.
 func Start(ctx context.Context, cfg Config, parts Parts, reg *prometheus.Registry, log *slog.Logger) (*Stack, error) {
-	if err := cfg.Validate(); err != nil {
+	if err := cfg.Validate(parts); err != nil {
 		return nil, err
 	}
 	s := &Stack{Config: cfg}
@@ -88,14 +88,16 @@ func Start(ctx context.Context, cfg Config, parts Parts, reg *prometheus.Registr
 	if err := bus.EnsureTopics(ensureCtx, cfg.Kafka); err != nil {
 		return nil, fmt.Errorf("kafka at %v: %w", cfg.Kafka.Brokers, err)
 	}
-	s.Redis = redis.NewClient(&redis.Options{Addr: cfg.RedisAddr, DB: cfg.RedisDB, PoolSize: 32, MaxRetries: 2,
-		DialTimeout: 2 * time.Second, ReadTimeout: 3 * time.Second, WriteTimeout: 3 * time.Second})
-	s.closers = append(s.closers, s.Redis.Close)
-	if err := s.Redis.Ping(ctx).Err(); err != nil {
-		s.Close()
-		return nil, fmt.Errorf("redis at %s: %w", cfg.RedisAddr, err)
+	if parts.Gateway || parts.Tracker {
+		s.Redis = redis.NewClient(&redis.Options{Addr: cfg.RedisAddr, DB: cfg.RedisDB, PoolSize: 32, MaxRetries: 2,
+			DialTimeout: 2 * time.Second, ReadTimeout: 3 * time.Second, WriteTimeout: 3 * time.Second})
+		s.closers = append(s.closers, s.Redis.Close)
+		if err := s.Redis.Ping(ctx).Err(); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("redis at %s: %w", cfg.RedisAddr, err)
+		}
+		s.Store = store.New(s.Redis)
 	}
-	s.Store = store.New(s.Redis)
 	s.Producer = bus.NewProducer(cfg.Kafka)
 	s.closers = append(s.closers, s.Producer.Close)
 
