@@ -18,6 +18,16 @@ type Declaration struct {
 	AcceptedAt time.Time `json:"acceptedAt"`
 	Head       Head      `json:"head"`
 	Items      []Line    `json:"items"`
+	Sender     *Sender   `json:"sender,omitempty"`
+}
+
+// Sender is who hands the parcel in, as kept: masked. Customs' CEB603 does
+// not carry it; real-name sending is the postal side's rule.
+type Sender struct {
+	Name          string `json:"name"`
+	IDType        string `json:"idType"`
+	IDNo          string `json:"idNo"` // masked: first 4 and last 4 characters
+	ConsigneeName string `json:"consigneeName,omitempty"`
 }
 
 // Head is the CEB603 InventoryHead as sent (without guid, appType, appTime
@@ -59,6 +69,7 @@ type Head struct {
 	GrossWeight    Decimal `json:"grossWeight"`
 	NetWeight      Decimal `json:"netWeight"`
 	Note           string  `json:"note,omitempty"`
+	LicenseNo      string  `json:"licenseNo,omitempty"`
 }
 
 // Line is one CEB603 InventoryList row.

@@ -59,7 +59,14 @@ type Parcel struct {
 	GrossWeight    Decimal `json:"grossWeight"`
 	NetWeight      Decimal `json:"netWeight"`
 	Note           string  `json:"note,omitempty"`
-	Items          []Item  `json:"items"`
+	LicenseNo      string  `json:"licenseNo,omitempty"`
+	// Real-name sending (实名收寄): required where the courier is configured
+	// for it. The ID number is masked in everything Clearway keeps or shows.
+	SenderName    string `json:"senderName,omitempty"`
+	SenderIDType  string `json:"senderIdType,omitempty"`
+	SenderIDNo    string `json:"senderIdNo,omitempty"`
+	ConsigneeName string `json:"consigneeName,omitempty"`
+	Items         []Item `json:"items"`
 }
 
 // Item is one goods line of a parcel (CEB603 InventoryList without gnum,

@@ -161,7 +161,7 @@ func checkDate(c *checker, field, v string) {
 // Declare turns parcel i of m into the declaration that tenant sends, with
 // the 202205 rules applied. It returns the field errors instead when the
 // parcel cannot be declared. today is the default ieDate (YYYYMMDD).
-func Declare(m *Manifest, i int, tenant, today string) (Declaration, []errs.FieldError) {
+func Declare(m *Manifest, i int, tenant, today string, rules Rules) (Declaration, []errs.FieldError) {
 	p := &m.Parcels[i]
 	c := &checker{prefix: "parcels[" + strconv.Itoa(i) + "]."}
 
@@ -174,7 +174,7 @@ func Declare(m *Manifest, i int, tenant, today string) (Declaration, []errs.Fiel
 		LogisticsCode: p.LogisticsCode, LogisticsName: p.LogisticsName,
 		IacCode: p.IacCode, IacName: p.IacName, EmsNo: p.EmsNo,
 		Pod: p.Pod, Freight: p.Freight, InsuredFee: p.InsuredFee, WrapType: p.WrapType,
-		PackNo: p.PackNo.String(), GrossWeight: p.GrossWeight, NetWeight: p.NetWeight, Note: p.Note,
+		PackNo: p.PackNo.String(), GrossWeight: p.GrossWeight, NetWeight: p.NetWeight, Note: p.Note, LicenseNo: p.LicenseNo,
 		TrafMode: "5", // the green channel is an airport: air unless the manifest says otherwise
 	}
 	if t := m.Transport; t != nil {
@@ -263,6 +263,9 @@ func Declare(m *Manifest, i int, tenant, today string) (Declaration, []errs.Fiel
 		c.fail("netWeight", CodeWeight, "netWeight %s is more than grossWeight %s", h.NetWeight, h.GrossWeight)
 	}
 	c.text("note", h.Note, false, 1000)
+	c.text("licenseNo", h.LicenseNo, false, 19)
+	checkSender(c, p, rules.RealName)
+	c.text("consigneeName", p.ConsigneeName, false, 100)
 
 	switch {
 	case len(p.Items) == 0:
@@ -274,16 +277,20 @@ func Declare(m *Manifest, i int, tenant, today string) (Declaration, []errs.Fiel
 	parcelPrefix := c.prefix
 	for j := range p.Items {
 		c.prefix = parcelPrefix + "items[" + strconv.Itoa(j) + "]."
-		lines = append(lines, checkItem(c, p.Items[j], j+1, &h))
+		lines = append(lines, checkItem(c, p.Items[j], j+1, &h, rules.HS))
 	}
 	c.prefix = parcelPrefix
 	if len(c.errs) > 0 {
 		return Declaration{}, c.errs
 	}
-	return Declaration{ID: DeclarationID(h.AgentCode, h.CopNo), Tenant: tenant, ManifestID: ManifestID(tenant, m.ManifestNo), Head: h, Items: lines}, nil
+	d := Declaration{ID: DeclarationID(h.AgentCode, h.CopNo), Tenant: tenant, ManifestID: ManifestID(tenant, m.ManifestNo), Head: h, Items: lines}
+	if p.SenderIDNo != "" || p.ConsigneeName != "" {
+		d.Sender = &Sender{Name: MaskName(p.SenderName), IDType: p.SenderIDType, IDNo: MaskID(p.SenderIDNo), ConsigneeName: MaskName(p.ConsigneeName)}
+	}
+	return d, nil
 }
 
-func checkItem(c *checker, it Item, gnum int, h *Head) Line {
+func checkItem(c *checker, it Item, gnum int, h *Head, hs HSRules) Line {
 	c.text("itemNo", it.ItemNo, true, 20)
 	c.text("itemRecordNo", it.ItemRecordNo, h.TradeMode == "1210", 30)
 	c.text("itemName", it.ItemName, false, 250)
@@ -293,6 +300,7 @@ func checkItem(c *checker, it Item, gnum int, h *Head) Line {
 		it.Gcode += "000000"
 	}
 	c.digits("gcode", it.Gcode, 10)
+	checkHS(c, it.Gcode, h.LicenseNo, hs)
 	c.text("gname", it.Gname, true, 250)
 	it.Gmodel = strings.Join(strings.Fields(it.Gmodel), " ")
 	c.text("gmodel", it.Gmodel, true, 250)

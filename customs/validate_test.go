@@ -22,7 +22,7 @@ func loadExample(t *testing.T) Manifest {
 
 func TestExampleManifestDeclaresWithDefaultsAndCodesMapped(t *testing.T) {
 	m := loadExample(t)
-	d, errs := Declare(&m, 0, "3502680EMS", "20261128")
+	d, errs := Declare(&m, 0, "3502680EMS", "20261128", Rules{})
 	if errs != nil {
 		t.Fatalf("example parcel 0 invalid: %v", errs)
 	}
@@ -49,7 +49,7 @@ func TestExampleManifestDeclaresWithDefaultsAndCodesMapped(t *testing.T) {
 	if d.ID != DeclarationID("3502980XYZ", "QZX100000000001") || d.ManifestID != ManifestID("3502680EMS", "QZ-20261128-0001") {
 		t.Errorf("ids not derived from agentCode/copNo and tenant/manifestNo")
 	}
-	if d2, _ := Declare(&m, 0, "3502680EMS", "20261128"); d2.ID != d.ID {
+	if d2, _ := Declare(&m, 0, "3502680EMS", "20261128", Rules{}); d2.ID != d.ID {
 		t.Error("the same parcel must get the same declaration id")
 	}
 }
@@ -95,7 +95,7 @@ func TestParcelRules(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			m := loadExample(t)
 			c.change(&m.Parcels[0])
-			_, errs := Declare(&m, 0, "t", "20261128")
+			_, errs := Declare(&m, 0, "t", "20261128", Rules{})
 			for _, e := range errs {
 				if e.Path == c.path && e.Code == c.code && e.Message != "" {
 					return
@@ -109,7 +109,7 @@ func TestParcelRules(t *testing.T) {
 func TestTotalPriceToleratesOneFen(t *testing.T) {
 	m := loadExample(t)
 	m.Parcels[0].Items[0].TotalPrice = MustDecimal("79.81") // 2 × 39.90 = 79.80
-	if _, errs := Declare(&m, 0, "t", "20261128"); errs != nil {
+	if _, errs := Declare(&m, 0, "t", "20261128", Rules{}); errs != nil {
 		t.Fatalf("0.01 difference must pass: %v", errs)
 	}
 }
@@ -117,7 +117,7 @@ func TestTotalPriceToleratesOneFen(t *testing.T) {
 func TestFlagAPadsFourDigitHeading(t *testing.T) {
 	m := loadExample(t)
 	m.Parcels[0].Items[0].Gcode = "6404"
-	d, errs := Declare(&m, 0, "t", "20261128")
+	d, errs := Declare(&m, 0, "t", "20261128", Rules{})
 	if errs != nil || d.Items[0].Gcode != "6404000000" {
 		t.Fatalf("gcode %q errs %v, want 6404000000", d.Items[0].Gcode, errs)
 	}

@@ -19,7 +19,7 @@ func TestDeclarationPayloadsMatchTheirSchema(t *testing.T) {
 	m := sample.Manifest("S", 50, sample.Options{Seed: 5, Bonded: 0.5, Flight: "CZ1"})
 	m.Parcels[0].Items[0].Qty2, m.Parcels[0].Items[0].Unit2 = customs.MustDecimal("0.5"), "035"
 	for i := range m.Parcels {
-		d, errs := customs.Declare(&m, i, "3502680EMS", "20261128")
+		d, errs := customs.Declare(&m, i, "3502680EMS", "20261128", customs.Rules{})
 		if errs != nil {
 			t.Fatal(errs)
 		}

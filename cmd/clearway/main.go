@@ -16,6 +16,7 @@ const usage = `usage: clearway <command>
 
 commands:
   dev    run gateway, tracker, customs adapter and simulator in one process
+  keys   create, list and revoke API keys (in Redis, stored as hashes)
 `
 
 func main() {
@@ -27,6 +28,8 @@ func main() {
 	case "dev":
 		embedded := os.Getenv("CLEARWAY_KAFKA_BROKERS") == "" || os.Getenv("CLEARWAY_REDIS_ADDR") == ""
 		os.Exit(stack.Main("clearway-dev", stack.All, true, func(s *stack.Stack) { welcome(s, embedded) }))
+	case "keys":
+		os.Exit(keys(os.Args[2:], os.Stdout, os.Stderr))
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 	default:

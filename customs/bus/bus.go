@@ -23,10 +23,11 @@ const (
 	TopicDeclarations = "clearway.declarations.v1" // accepted declarations, from the gateway
 	TopicReceipts     = "clearway.receipts.v1"     // what was sent to customs and what customs answered
 	TopicDeadLetter   = "clearway.deadletter.v1"   // messages no consumer could process, with the reason
+	TopicAudit        = "clearway.audit.v1"        // who did what through the API, when, from where
 )
 
 // Topics lists every topic Clearway uses.
-var Topics = []string{TopicDeclarations, TopicReceipts, TopicDeadLetter}
+var Topics = []string{TopicDeclarations, TopicReceipts, TopicDeadLetter, TopicAudit}
 
 // Config is how Clearway reaches Kafka.
 type Config struct {
@@ -136,6 +137,21 @@ func (p *Producer) WriteMessages(ctx context.Context, msgs ...kafka.Message) err
 }
 
 func (p *Producer) Close() error { return p.w.Close() }
+
+// NewAuditProducer writes asynchronously in batches: the audit trail must
+// not add a Kafka round trip to every request. Failures are reported to
+// failed.
+func NewAuditProducer(cfg Config, failed func(error)) *Producer {
+	p := NewProducer(cfg)
+	p.w.Async = true
+	p.w.BatchTimeout = 50 * time.Millisecond
+	p.w.Completion = func(_ []kafka.Message, err error) {
+		if err != nil {
+			failed(err)
+		}
+	}
+	return p
+}
 
 // NewProducer is the one producer configuration Clearway uses.
 func NewProducer(cfg Config) *Producer {

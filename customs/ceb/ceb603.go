@@ -66,6 +66,7 @@ func RenderCEB603(guid string, decls []*customs.Declaration, sender Sender, now 
 		w.opt("ceb:trafName", h.TrafName)
 		w.opt("ceb:voyageNo", h.VoyageNo)
 		w.opt("ceb:billNo", h.BillNo)
+		w.opt("ceb:licenseNo", h.LicenseNo)
 		w.el("ceb:country", h.Country)
 		w.el("ceb:POD", h.Pod)
 		w.el("ceb:freight", h.Freight.String())

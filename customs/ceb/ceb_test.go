@@ -41,7 +41,7 @@ func exampleDeclarations(t *testing.T) []*customs.Declaration {
 	}
 	var ds []*customs.Declaration
 	for i := range m.Parcels {
-		d, errs := customs.Declare(&m, i, "3502680EMS", "20261128")
+		d, errs := customs.Declare(&m, i, "3502680EMS", "20261128", customs.Rules{})
 		if errs != nil {
 			t.Fatal(errs)
 		}

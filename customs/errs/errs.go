@@ -21,6 +21,7 @@ const (
 	TooLarge                  // over a configured size limit (413)
 	Unsupported               // wrong media type (415)
 	Unprocessable             // well-formed but no part of it is acceptable (422)
+	TooMany                   // over a rate limit (429)
 	Unavailable               // a dependency is down; retry later (503)
 )
 

@@ -52,7 +52,7 @@ func TestSimulatorAnswersEachInventoryInOrderWithCEB604(t *testing.T) {
 	m.Parcels[2].Items[0].Gcode = "6404" // flag A pads it to 10 digits: valid
 	var decls []*customs.Declaration
 	for i := range m.Parcels {
-		d, errs := customs.Declare(&m, i, "T", "20261128")
+		d, errs := customs.Declare(&m, i, "T", "20261128", customs.Rules{})
 		if errs != nil {
 			t.Fatal(errs)
 		}

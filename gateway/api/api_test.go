@@ -26,8 +26,13 @@ const courierKey = "test-courier-key"
 // newServer serves the API on real (or in-process) Kafka and Redis; with
 // kafkaDown the producer points at a port where nothing listens.
 func newServer(t *testing.T, kafkaDown bool, maxBody int64) (*httptest.Server, devenv.Env) {
+	return newServerWith(t, kafkaDown, func(c *api.Config) { c.MaxBodyBytes = maxBody })
+}
+
+func newServerWith(t *testing.T, kafkaDown bool, configure func(*api.Config)) (*httptest.Server, devenv.Env) {
 	env := devenv.ForTest(t, 2)
-	keys, err := api.ParseKeys("courier:3502680EMS:" + courierKey + ",courier:OTHERCOUR1:other-courier-key,broker:3502980XYZ:test-broker-key,admin:*:test-admin-key")
+	keys, err := api.ParseKeys("courier:3502680EMS:" + courierKey + ",courier:OTHERCOUR1:other-courier-key,broker:3502980XYZ:test-broker-key," +
+		"broker:OTHERAGENT:other-broker-key,airport:JJN:test-airport-key,admin:*:test-admin-key")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,9 +41,14 @@ func newServer(t *testing.T, kafkaDown bool, maxBody int64) (*httptest.Server, d
 		kcfg.Brokers = []string{"127.0.0.1:1"}
 	}
 	p := bus.NewProducer(kcfg)
-	t.Cleanup(func() { p.Close() })
-	cfg := api.Config{Addr: "127.0.0.1:0", MaxBodyBytes: maxBody, PublishTimeout: 3 * time.Second, Keys: keys}
-	srv := api.New(cfg, store.New(env.Redis), p, func(context.Context) error { return nil }, prometheus.NewRegistry(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	audit := bus.NewProducer(env.Kafka)
+	t.Cleanup(func() { p.Close(); audit.Close() })
+	cfg := api.Config{Addr: "127.0.0.1:0", MaxBodyBytes: 64 << 20, PublishTimeout: 3 * time.Second, RequestTimeout: 30 * time.Second, Keys: keys}
+	if configure != nil {
+		configure(&cfg)
+	}
+	srv := api.New(cfg, api.Deps{Store: store.New(env.Redis), Kafka: p, Audit: audit, Redis: env.Redis, Ready: func(context.Context) error { return nil },
+		Registry: prometheus.NewRegistry(), Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
 	return ts, env
@@ -102,7 +112,7 @@ func TestBadInputGetsProblemJSONAndAcceptsNothing(t *testing.T) {
 		{"malformed JSON", courierKey, "application/json", []byte(`{"manifestNo": "X", "parcels": [`), 400, "malformed_json", ""},
 		{"not JSON at all", courierKey, "application/json", []byte(`manifest`), 400, "malformed_json", ""},
 		{"wrong content type", courierKey, "text/csv", []byte("a,b\n"), 415, "unsupported_media_type", ""},
-		{"unknown field", courierKey, "application/json", mustJSON(withUnknown), 400, "unknown_field", "colour"},
+		{"unknown field", courierKey, "application/json", mustJSON(withUnknown), 400, "unknown_field", "parcels[0].colour"},
 		{"wrong type", courierKey, "application/json", []byte(`{"manifestNo": 7, "parcels": []}`), 400, "wrong_type", "manifestNo"},
 		{"body over the limit", courierKey, "application/json", mustJSON(map[string]any{"manifestNo": strings.Repeat("x", 70<<10)}), 413, "body_too_large", ""},
 		{"no parcel valid", courierKey, "application/json", mustJSON(allInvalid), 422, "no_valid_parcel", "parcels[0].items[0].gcode"},
@@ -125,8 +135,8 @@ func TestBadInputGetsProblemJSONAndAcceptsNothing(t *testing.T) {
 			}
 		})
 	}
-	if n := env.Redis.DBSize(context.Background()).Val(); n != 0 {
-		t.Errorf("bad requests left %d keys in Redis, want none", n)
+	if keys := env.Redis.Keys(context.Background(), "[dmlx]*").Val(); len(keys) != 0 {
+		t.Errorf("bad requests left declarations in Redis: %v", keys)
 	}
 }
 

@@ -1,22 +1,21 @@
 package api
 
 import (
-	"crypto/sha256"
+	"context"
 	"fmt"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/clearway/clearway/customs/errs"
 	"github.com/clearway/clearway/gateway/store"
 	"github.com/labstack/echo/v4"
 )
 
-// Roles.
-var roles = map[string]bool{"courier": true, "broker": true, "airport": true, "admin": true}
-
-// Keys maps the SHA-256 of each API key to who holds it. Looking a key up
-// by its hash compares no secret bytes directly, so timing reveals nothing
-// about the keys held.
-type Keys map[[32]byte]store.Scope
+// Keys are the API keys configured in CLEARWAY_API_KEYS (for development
+// and bootstrap), by the hex SHA-256 of the key. Keys created with
+// `clearway keys create` live in Redis, also only as hashes.
+type Keys map[string]store.Scope
 
 // ParseKeys reads CLEARWAY_API_KEYS: comma-separated role:tenant:key.
 func ParseKeys(s string) (Keys, error) {
@@ -30,13 +29,14 @@ func ParseKeys(s string) (Keys, error) {
 		if len(parts) != 3 || parts[1] == "" || len(parts[2]) < 8 {
 			return nil, fmt.Errorf("CLEARWAY_API_KEYS: %q is not role:tenant:key (key of 8 or more characters)", redact(entry))
 		}
-		if !roles[parts[0]] {
-			return nil, fmt.Errorf("CLEARWAY_API_KEYS: unknown role %q (courier, broker, airport, admin)", parts[0])
+		if !store.ValidRole(parts[0]) {
+			return nil, fmt.Errorf("CLEARWAY_API_KEYS: unknown role %q (%s)", parts[0], strings.Join(store.Roles, ", "))
 		}
 		if parts[1] == "*" && parts[0] != "admin" {
 			return nil, fmt.Errorf("CLEARWAY_API_KEYS: only an admin's tenant may be *")
 		}
-		keys[sha256.Sum256([]byte(parts[2]))] = store.Scope{Role: parts[0], Tenant: parts[1]}
+		hash := store.KeyHash(parts[2])
+		keys[hash] = store.Scope{Role: parts[0], Tenant: parts[1], KeyID: "env-" + store.KeyID(hash)}
 	}
 	if len(keys) == 0 {
 		return nil, fmt.Errorf("CLEARWAY_API_KEYS: no keys")
@@ -51,36 +51,73 @@ func redact(entry string) string {
 	return "…"
 }
 
+// authenticator resolves keys: configured ones first, then Redis. Answers
+// from Redis are cached for at most keyCacheTTL, so a revoked key stops
+// working within that time on every gateway.
+type authenticator struct {
+	env   Keys
+	store *store.Store
+	mu    sync.Mutex
+	cache map[string]cachedKey
+}
+
+const keyCacheTTL = time.Second
+
+type cachedKey struct {
+	scope   store.Scope
+	found   bool
+	expires time.Time
+}
+
+func (a *authenticator) resolve(ctx context.Context, secret string) (store.Scope, bool, error) {
+	hash := store.KeyHash(secret)
+	// Keys are only ever compared as SHA-256 hashes: whatever a lookup's
+	// timing reveals is about the hash, which says nothing of the key.
+	if sc, ok := a.env[hash]; ok {
+		return sc, true, nil
+	}
+	now := time.Now()
+	a.mu.Lock()
+	c, ok := a.cache[hash]
+	a.mu.Unlock()
+	if ok && now.Before(c.expires) {
+		return c.scope, c.found, nil
+	}
+	k, err := a.store.LookupKey(ctx, hash)
+	if err != nil {
+		return store.Scope{}, false, err
+	}
+	c = cachedKey{expires: now.Add(keyCacheTTL)}
+	if k != nil {
+		c.scope, c.found = store.Scope{Role: k.Role, Tenant: k.Tenant, KeyID: k.ID}, true
+	}
+	a.mu.Lock()
+	if len(a.cache) > 100000 { // bounded: guessing keys must not grow memory
+		clear(a.cache)
+	}
+	a.cache[hash] = c
+	a.mu.Unlock()
+	return c.scope, c.found, nil
+}
+
 const scopeKey = "clearway.scope"
 
 // authenticate resolves X-API-Key to the caller's scope.
-func (k Keys) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
+func (a *authenticator) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		key := c.Request().Header.Get("X-API-Key")
-		if key == "" {
+		secret := c.Request().Header.Get("X-API-Key")
+		if secret == "" {
 			return errs.New(errs.Unauthorized, "missing_api_key", "send your API key in the X-API-Key header")
 		}
-		sc, ok := k[sha256.Sum256([]byte(key))]
+		sc, ok, err := a.resolve(c.Request().Context(), secret)
+		if err != nil {
+			return err
+		}
 		if !ok {
-			return errs.New(errs.Unauthorized, "unknown_api_key", "the API key is not valid")
+			return errs.New(errs.Unauthorized, "unknown_api_key", "the API key is not valid or was revoked")
 		}
 		c.Set(scopeKey, sc)
 		return next(c)
-	}
-}
-
-// allow restricts a route to roles.
-func allow(rs ...string) echo.MiddlewareFunc {
-	return func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) error {
-			sc := scopeOf(c)
-			for _, r := range rs {
-				if sc.Role == r {
-					return next(c)
-				}
-			}
-			return errs.New(errs.Forbidden, "role_not_allowed", "the %s role may not use this endpoint", sc.Role)
-		}
 	}
 }
 

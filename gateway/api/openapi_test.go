@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/clearway/clearway/gateway/api"
 	"github.com/clearway/clearway/schemas"
@@ -26,8 +27,8 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 		t.Fatal(err)
 	}
 	keys, _ := api.ParseKeys("admin:*:test-admin-key")
-	srv := api.New(api.Config{Addr: "x", MaxBodyBytes: 1 << 20, Keys: keys}, nil, nil, func(context.Context) error { return nil },
-		prometheus.NewRegistry(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	srv := api.New(api.Config{Addr: "x", MaxBodyBytes: 1 << 20, RequestTimeout: time.Second, Keys: keys},
+		api.Deps{Ready: func(context.Context) error { return nil }, Registry: prometheus.NewRegistry(), Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	param := regexp.MustCompile(`:([A-Za-z]+)`)
 	documented := 0
 	for _, r := range srv.Routes() {

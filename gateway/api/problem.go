@@ -31,6 +31,7 @@ var statusOf = map[errs.Kind]int{
 	errs.TooLarge:      http.StatusRequestEntityTooLarge,
 	errs.Unsupported:   http.StatusUnsupportedMediaType,
 	errs.Unprocessable: http.StatusUnprocessableEntity,
+	errs.TooMany:       http.StatusTooManyRequests,
 	errs.Unavailable:   http.StatusServiceUnavailable,
 }
 

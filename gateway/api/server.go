@@ -13,10 +13,12 @@ import (
 	"time"
 
 	"github.com/clearway/clearway/gateway/store"
+	"github.com/go-redis/redis_rate/v10"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
 	"github.com/segmentio/kafka-go"
 )
 
@@ -24,19 +26,29 @@ import (
 type Config struct {
 	Addr           string        // CLEARWAY_HTTP_ADDR
 	MaxBodyBytes   int64         // CLEARWAY_MAX_BODY_BYTES: largest manifest body accepted
-	PublishTimeout time.Duration // how long a manifest may wait for Kafka's ack before 503
+	PublishTimeout time.Duration // CLEARWAY_PUBLISH_TIMEOUT: how long a manifest may wait for Kafka's ack before 503
+	RequestTimeout time.Duration // CLEARWAY_REQUEST_TIMEOUT: how long any request may take
+	RateLimit      int           // CLEARWAY_RATE_LIMIT: requests per second per key; 0 for none
+	RateBurst      int           // CLEARWAY_RATE_BURST
 	Keys           Keys
+	Screening      Screening
 }
+
+// smallBodyBytes bounds the body of every endpoint other than manifests.
+const smallBodyBytes = 64 << 10
 
 // Validate checks the config once at start-up.
 func (c *Config) Validate() error {
-	if c.Addr == "" {
+	switch {
+	case c.Addr == "":
 		return errors.New("CLEARWAY_HTTP_ADDR: empty")
-	}
-	if c.MaxBodyBytes < 1<<10 {
+	case c.MaxBodyBytes < 1<<10:
 		return errors.New("CLEARWAY_MAX_BODY_BYTES: must be at least 1024")
-	}
-	if len(c.Keys) == 0 {
+	case c.RequestTimeout < time.Second || c.PublishTimeout < 100*time.Millisecond:
+		return errors.New("CLEARWAY_REQUEST_TIMEOUT (≥1s) and CLEARWAY_PUBLISH_TIMEOUT (≥100ms) are too short")
+	case c.RateLimit < 0 || (c.RateLimit > 0 && c.RateBurst < 1):
+		return errors.New("CLEARWAY_RATE_LIMIT must be ≥ 0, and CLEARWAY_RATE_BURST ≥ 1 when it is set")
+	case len(c.Keys) == 0:
 		return errors.New("CLEARWAY_API_KEYS: no keys")
 	}
 	return nil
@@ -47,39 +59,61 @@ type Publisher interface {
 	WriteMessages(ctx context.Context, msgs ...kafka.Message) error
 }
 
-// Server is the gateway's HTTP service.
-type Server struct {
-	cfg     Config
-	store   *store.Store
-	kafka   Publisher
-	ready   func(context.Context) error
-	log     *slog.Logger
-	echo    *echo.Echo
-	metrics *metrics
+// Deps are the parts the edge talks to.
+type Deps struct {
+	Store    *store.Store
+	Kafka    Publisher                   // declarations, acknowledged by all in-sync replicas
+	Audit    Publisher                   // the audit trail; nil for none
+	Redis    redis.UniversalClient       // for shared rate limits; nil for none
+	Ready    func(context.Context) error // whether Kafka and Redis answer
+	Registry interface {
+		prometheus.Registerer
+		prometheus.Gatherer
+	}
+	Log *slog.Logger
 }
 
-// New builds the server; ready reports whether Kafka and Redis answer.
-func New(cfg Config, st *store.Store, pub Publisher, ready func(context.Context) error, reg prometheus.Registerer, log *slog.Logger) *Server {
-	s := &Server{cfg: cfg, store: st, kafka: pub, ready: ready, log: log, metrics: newMetrics(reg)}
+// Server is the gateway's HTTP service.
+type Server struct {
+	cfg      Config
+	store    *store.Store
+	kafka    Publisher
+	auditLog Publisher
+	limiter  *redis_rate.Limiter
+	ready    func(context.Context) error
+	log      *slog.Logger
+	echo     *echo.Echo
+	metrics  *metrics
+}
+
+// New builds the server.
+func New(cfg Config, d Deps) *Server {
+	s := &Server{cfg: cfg, store: d.Store, kafka: d.Kafka, auditLog: d.Audit, ready: d.Ready, log: d.Log, metrics: newMetrics(d.Registry)}
+	if d.Redis != nil {
+		s.limiter = redis_rate.NewLimiter(d.Redis)
+	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	e.HTTPErrorHandler = errorHandler(log)
+	e.HTTPErrorHandler = errorHandler(d.Log)
 	e.Use(middleware.RequestID())
 	e.Use(middleware.Recover())
 	e.Use(s.observe)
+	e.Use(middleware.ContextTimeoutWithConfig(middleware.ContextTimeoutConfig{Timeout: cfg.RequestTimeout}))
 
 	e.GET("/healthz", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"status": "ok"}) })
 	e.GET("/readyz", s.readyz)
-	if g, ok := reg.(prometheus.Gatherer); ok {
-		e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(g, promhttp.HandlerOpts{})))
-	}
+	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(d.Registry, promhttp.HandlerOpts{})))
 
-	v1 := e.Group("/v1", cfg.Keys.authenticate)
-	v1.POST("/manifests", s.postManifest, allow("courier", "admin"))
+	auth := &authenticator{env: cfg.Keys, store: d.Store, cache: map[string]cachedKey{}}
+	v1 := e.Group("/v1", s.audit, auth.authenticate, s.rateLimit, authorize)
+	v1.POST("/manifests", s.postManifest)
 	v1.GET("/manifests/:id", s.getManifest)
 	v1.GET("/declarations", s.findDeclarations)
 	v1.GET("/declarations/:id", s.getDeclaration)
 	v1.GET("/declarations/:id/messages", s.getMessages)
+	v1.GET("/admin/blacklist", s.listBlacklist)
+	v1.POST("/admin/blacklist", s.addBlacklist)
+	v1.DELETE("/admin/blacklist/:id", s.removeBlacklist)
 	s.echo = e
 	return s
 }
@@ -93,7 +127,10 @@ func (s *Server) Handler() http.Handler { return s.echo }
 // Serve answers on ln until ctx ends, then drains in-flight requests for
 // up to grace.
 func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration) error {
-	srv := &http.Server{Handler: s.echo, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	srv := &http.Server{Handler: s.echo, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+		// A manifest of 10,000 parcels is tens of megabytes: allow for a
+		// slow uplink, but never an unbounded one.
+		ReadTimeout: 2 * time.Minute, WriteTimeout: s.cfg.RequestTimeout + 10*time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -116,17 +153,19 @@ func (s *Server) readyz(c echo.Context) error {
 }
 
 type metrics struct {
-	parcels *prometheus.CounterVec
-	latency *prometheus.HistogramVec
+	parcels  *prometheus.CounterVec
+	screened *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
-		parcels: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "clearway_gateway_parcels_total", Help: "Parcels posted, by result."}, []string{"result"}),
+		parcels:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "clearway_gateway_parcels_total", Help: "Parcels posted, by result."}, []string{"result"}),
+		screened: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "clearway_gateway_blacklisted_total", Help: "Parcels refused because they name a blacklisted subject, by kind."}, []string{"kind"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "clearway_http_request_duration_seconds", Help: "HTTP latency by route and status.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}, []string{"method", "route", "status"}),
 	}
-	reg.MustRegister(m.parcels, m.latency)
+	reg.MustRegister(m.parcels, m.screened, m.latency)
 	return m
 }
 

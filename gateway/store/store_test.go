@@ -18,7 +18,7 @@ func declaration(t *testing.T, tenant, logisticsNo string) *customs.Declaration 
 	t.Helper()
 	m := sample.Manifest("M1", 1, sample.Options{Seed: 3})
 	m.Parcels[0].LogisticsNo = logisticsNo
-	d, errs := customs.Declare(&m, 0, tenant, "20261128")
+	d, errs := customs.Declare(&m, 0, tenant, "20261128", customs.Rules{})
 	if errs != nil {
 		t.Fatal(errs)
 	}

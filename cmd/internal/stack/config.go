@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/clearway/clearway/customs"
 	"github.com/clearway/clearway/customs/adapter"
 	"github.com/clearway/clearway/customs/bus"
 	"github.com/clearway/clearway/customs/ceb"
@@ -59,7 +60,21 @@ func FromEnv() (Config, error) {
 			Addr:           e.str("CLEARWAY_HTTP_ADDR", "127.0.0.1:8080"),
 			MaxBodyBytes:   int64(e.int("CLEARWAY_MAX_BODY_BYTES", 64<<20)),
 			PublishTimeout: e.duration("CLEARWAY_PUBLISH_TIMEOUT", 10*time.Second),
+			RequestTimeout: e.duration("CLEARWAY_REQUEST_TIMEOUT", 60*time.Second),
+			RateLimit:      e.int("CLEARWAY_RATE_LIMIT", 50),
+			RateBurst:      e.int("CLEARWAY_RATE_BURST", 100),
 			Keys:           keys,
+			Screening: api.Screening{
+				RealNameTenants: split(e.str("CLEARWAY_REALNAME_TENANTS", "")),
+				HS: customs.HSRules{
+					// Arms, ammunition, explosives and fireworks may not leave by
+					// express parcel; radioactive and dual-use chemicals need a
+					// licence. Illustrative defaults: verify against the
+					// current catalogue and set both lists in production.
+					Prohibited: split(e.str("CLEARWAY_HS_PROHIBITED", "9301,9302,9303,9304,9305,9306,3601,3602,3603,3604")),
+					Licensed:   split(e.str("CLEARWAY_HS_LICENSED", "2844,2845,2812,2853")),
+				},
+			},
 		},
 		Adapter: adapter.Config{
 			Sender: ceb.Sender{
@@ -107,6 +122,16 @@ func (c *Config) Validate(parts Parts) error {
 		errs = append(errs, errors.New("CLEARWAY_SIM_INSPECTION_RATE and CLEARWAY_SIM_REJECTION_RATE must be ≥ 0 and add up to at most 1"))
 	}
 	return errors.Join(errs...)
+}
+
+func split(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // env reads typed variables, collecting every error instead of stopping at

@@ -120,7 +120,10 @@ func Start(ctx context.Context, cfg Config, parts Parts, reg *prometheus.Registr
 			reg = prometheus.NewRegistry()
 			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 		}
-		srv := api.New(cfg.HTTP, s.Store, s.Producer, s.ready, reg, log.With("part", "gateway"))
+		glog := log.With("part", "gateway")
+		audit := bus.NewAuditProducer(cfg.Kafka, func(err error) { glog.Error("audit trail write failed", "err", err) })
+		s.closers = append(s.closers, audit.Close)
+		srv := api.New(cfg.HTTP, api.Deps{Store: s.Store, Kafka: s.Producer, Audit: audit, Redis: s.Redis, Ready: s.ready, Registry: reg, Log: glog})
 		ln, err := net.Listen("tcp", cfg.HTTP.Addr)
 		if err != nil {
 			s.Close()
