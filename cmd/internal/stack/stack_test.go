@@ -38,6 +38,7 @@ func startStack(t *testing.T, simCfg sim.Config) (*Stack, devenv.Env) {
 	}
 	cfg.Kafka, cfg.RedisAddr, cfg.RedisDB = env.Kafka, env.RedisAddr, env.RedisDB
 	cfg.HTTP.Addr = "127.0.0.1:0"
+	cfg.HTTP.RateLimit = 0 // the test reads every declaration back as fast as it can
 	cfg.Sim = simCfg
 	cfg.ShutdownGrace = 2 * time.Second
 	ctx, cancel := context.WithCancel(context.Background())
@@ -69,6 +70,9 @@ func call(t *testing.T, method, url, key string, body []byte, out any) int {
 	}
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode >= 300 && out != nil {
+		t.Fatalf("%s %s: %d %s", method, url, res.StatusCode, b)
+	}
 	if out != nil && json.Unmarshal(b, out) != nil {
 		t.Fatalf("%s %s: %d %s", method, url, res.StatusCode, b)
 	}
