@@ -7,7 +7,7 @@ PKGS := ./...
 CEB_XSD := schemas/ceb/ceb-export-202205.xsd
 DXP_XSD := schemas/ceb/dxp-terminal-202205.xsd
 
-.PHONY: run test lint xsd services-up services-down build
+.PHONY: run test lint xsd fuzz services-up services-down build
 
 ## run: gateway, tracker, customs adapter and simulator in one process
 run:
@@ -27,6 +27,14 @@ lint:
 xsd:
 	xmllint --noout --schema $(CEB_XSD) customs/ceb/testdata/golden/CEB*.xml
 	xmllint --noout --schema $(DXP_XSD) customs/ceb/testdata/golden/DxpMsg-*.xml
+
+## fuzz: each fuzz target for FUZZTIME (the manifest decoder and rules, the receipt parser, the envelope decoder)
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test -run='^$$' -fuzz='^FuzzDeclare$$' -fuzztime=$(FUZZTIME) ./customs
+	$(GO) test -run='^$$' -fuzz='^FuzzParseCEB604$$' -fuzztime=$(FUZZTIME) ./customs/ceb
+	$(GO) test -run='^$$' -fuzz='^FuzzDecodeEnvelope$$' -fuzztime=$(FUZZTIME) ./customs/ceb
+	$(GO) test -run='^$$' -fuzz='^FuzzParseSheet$$' -fuzztime=$(FUZZTIME) ./customs/sheet
 
 ## build: the three binaries into bin/
 build:

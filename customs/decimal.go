@@ -99,3 +99,8 @@ func DecimalFromRat(r *big.Rat) Decimal {
 	s := strings.TrimRight(r.FloatString(5), "0")
 	return Decimal{text: strings.TrimSuffix(s, ".")}
 }
+
+// DecimalText is a decimal as written in a spreadsheet cell; like a JSON
+// value, a malformed one is kept and reported by validation. An empty cell
+// is absent.
+func DecimalText(s string) Decimal { return Decimal{text: strings.TrimSpace(s)} }

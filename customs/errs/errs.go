@@ -12,17 +12,18 @@ import (
 type Kind int
 
 const (
-	Internal      Kind = iota // a bug or an unexpected failure: never shown in detail
-	Invalid                   // the input is malformed (400)
-	Unauthorized              // no or unknown credentials (401)
-	Forbidden                 // the caller's role may not use this endpoint (403)
-	NotFound                  // absent, or not visible to the caller (404)
-	Conflict                  // clashes with existing state (409)
-	TooLarge                  // over a configured size limit (413)
-	Unsupported               // wrong media type (415)
-	Unprocessable             // well-formed but no part of it is acceptable (422)
-	TooMany                   // over a rate limit (429)
-	Unavailable               // a dependency is down; retry later (503)
+	Internal         Kind = iota // a bug or an unexpected failure: never shown in detail
+	Invalid                      // the input is malformed (400)
+	Unauthorized                 // no or unknown credentials (401)
+	Forbidden                    // the caller's role may not use this endpoint (403)
+	NotFound                     // absent, or not visible to the caller (404)
+	Conflict                     // clashes with existing state (409)
+	MethodNotAllowed             // the endpoint does not take this method (405)
+	TooLarge                     // over a configured size limit (413)
+	Unsupported                  // wrong media type (415)
+	Unprocessable                // well-formed but no part of it is acceptable (422)
+	TooMany                      // over a rate limit (429)
+	Unavailable                  // a dependency is down; retry later (503)
 )
 
 // FieldError names one bad value by its path in the input, e.g.

@@ -111,7 +111,7 @@ func TestBadInputGetsProblemJSONAndAcceptsNothing(t *testing.T) {
 		{"broker may not post", "test-broker-key", "application/json", mustJSON(valid), 403, "role_not_allowed", ""},
 		{"malformed JSON", courierKey, "application/json", []byte(`{"manifestNo": "X", "parcels": [`), 400, "malformed_json", ""},
 		{"not JSON at all", courierKey, "application/json", []byte(`manifest`), 400, "malformed_json", ""},
-		{"wrong content type", courierKey, "text/csv", []byte("a,b\n"), 415, "unsupported_media_type", ""},
+		{"wrong content type", courierKey, "text/plain", []byte("a,b\n"), 415, "unsupported_media_type", ""},
 		{"unknown field", courierKey, "application/json", mustJSON(withUnknown), 400, "unknown_field", "parcels[0].colour"},
 		{"wrong type", courierKey, "application/json", []byte(`{"manifestNo": 7, "parcels": []}`), 400, "wrong_type", "manifestNo"},
 		{"body over the limit", courierKey, "application/json", mustJSON(map[string]any{"manifestNo": strings.Repeat("x", 70<<10)}), 413, "body_too_large", ""},

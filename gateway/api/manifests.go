@@ -17,6 +17,7 @@ import (
 	"github.com/clearway/clearway/customs/bus"
 	"github.com/clearway/clearway/customs/ceb"
 	"github.com/clearway/clearway/customs/errs"
+	"github.com/clearway/clearway/customs/sheet"
 	"github.com/clearway/clearway/gateway/store"
 	"github.com/labstack/echo/v4"
 	"github.com/segmentio/kafka-go"
@@ -25,6 +26,7 @@ import (
 // ParcelResult is what became of one posted parcel.
 type ParcelResult struct {
 	Index         int               `json:"index"`
+	Row           int               `json:"row,omitempty"` // for a spreadsheet: the parcel's first row`
 	LogisticsNo   string            `json:"logisticsNo"`
 	DeclarationID string            `json:"declarationId,omitempty"`
 	Result        string            `json:"result"` // accepted, duplicate, rejected
@@ -43,7 +45,7 @@ type ManifestReceipt struct {
 
 func (s *Server) postManifest(c echo.Context) error {
 	sc := scopeOf(c)
-	m, err := s.decodeManifest(c)
+	m, sh, err := s.readManifest(c)
 	if err != nil {
 		return err
 	}
@@ -90,6 +92,14 @@ func (s *Server) postManifest(c echo.Context) error {
 		}
 	}
 
+	if sh != nil {
+		for i := range results {
+			results[i].Row = sh.Row(results[i].Index)
+			for k, fe := range results[i].Errors {
+				results[i].Errors[k] = sh.Locate(fe)
+			}
+		}
+	}
 	rec := ManifestReceipt{ManifestID: customs.ManifestID(tenant, m.ManifestNo), ManifestNo: m.ManifestNo, Parcels: results}
 	for _, r := range results {
 		switch r.Result {
@@ -199,33 +209,76 @@ func (s *Server) publish(ctx context.Context, manifestNo string, decls []*custom
 	return nil
 }
 
-// decodeManifest reads a manifest strictly: JSON only, within the body
-// limit, no unknown fields, at most MaxParcels parcels.
-func (s *Server) decodeManifest(c echo.Context) (*customs.Manifest, error) {
-	var m customs.Manifest
-	if err := decodeJSON(c, s.cfg.MaxBodyBytes, &m); err != nil {
-		return nil, err
+// Spreadsheet media types a manifest may come in besides JSON.
+const (
+	mediaCSV  = "text/csv"
+	mediaXLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+)
+
+// readManifest reads a manifest as JSON, CSV or Excel. A spreadsheet's
+// manifest fields come as query parameters (manifestNo, customsCode,
+// portCode, ieDate, trafMode, trafName, voyageNo, billNo); the returned
+// sheet locates errors by row and column.
+func (s *Server) readManifest(c echo.Context) (*customs.Manifest, *sheet.Sheet, error) {
+	mt, params, _ := mime.ParseMediaType(c.Request().Header.Get(echo.HeaderContentType))
+	var sh *sheet.Sheet
+	switch mt {
+	case mediaCSV, mediaXLSX:
+		body, err := readBody(c, s.cfg.MaxBodyBytes)
+		if err != nil {
+			return nil, nil, err
+		}
+		if mt == mediaCSV {
+			sh, err = sheet.ParseCSV(body, params["charset"])
+		} else {
+			sh, err = sheet.ParseXLSX(body)
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+	default:
+		var m customs.Manifest
+		if err := decodeJSON(c, s.cfg.MaxBodyBytes, &m); err != nil {
+			return nil, nil, err
+		}
+		if len(m.Parcels) > customs.MaxParcels {
+			return nil, nil, errs.New(errs.TooLarge, "too_many_parcels", "a manifest carries at most %d parcels, this one has %d; split it", customs.MaxParcels, len(m.Parcels))
+		}
+		return &m, nil, nil
 	}
-	if len(m.Parcels) > customs.MaxParcels {
-		return nil, errs.New(errs.TooLarge, "too_many_parcels", "a manifest carries at most %d parcels, this one has %d; split it", customs.MaxParcels, len(m.Parcels))
+	q := c.QueryParams()
+	m := &sh.Manifest
+	m.ManifestNo, m.CustomsCode, m.PortCode, m.IeDate = q.Get("manifestNo"), q.Get("customsCode"), q.Get("portCode"), q.Get("ieDate")
+	if t := (customs.Transport{TrafMode: q.Get("trafMode"), TrafName: q.Get("trafName"), VoyageNo: q.Get("voyageNo"), BillNo: q.Get("billNo")}); t != (customs.Transport{}) {
+		m.Transport = &t
 	}
-	return &m, nil
+	return m, sh, nil
+}
+
+// readBody reads a request body of at most limit bytes.
+func readBody(c echo.Context, limit int64) ([]byte, error) {
+	req := c.Request()
+	if req.ContentLength > limit {
+		return nil, errs.New(errs.TooLarge, "body_too_large", "the body of %d bytes is over the limit of %d bytes", req.ContentLength, limit)
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(c.Response(), req.Body, limit))
+	if err != nil {
+		return nil, decodeError(err, limit, nil)
+	}
+	return body, nil
 }
 
 // decodeJSON reads one JSON value into v: application/json only, at most
 // limit bytes, no unknown fields, nothing after it.
 func decodeJSON(c echo.Context, limit int64, v any) error {
-	req := c.Request()
-	mt, _, err := mime.ParseMediaType(req.Header.Get(echo.HeaderContentType))
+	ct := c.Request().Header.Get(echo.HeaderContentType)
+	mt, _, err := mime.ParseMediaType(ct)
 	if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
-		return errs.New(errs.Unsupported, "unsupported_media_type", "send application/json (got %q)", req.Header.Get(echo.HeaderContentType))
+		return errs.New(errs.Unsupported, "unsupported_media_type", "send application/json (manifests also take text/csv and .xlsx); got %q", ct)
 	}
-	if req.ContentLength > limit {
-		return errs.New(errs.TooLarge, "body_too_large", "the body of %d bytes is over the limit of %d bytes", req.ContentLength, limit)
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(c.Response(), req.Body, limit))
+	body, err := readBody(c, limit)
 	if err != nil {
-		return decodeError(err, limit, nil)
+		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()

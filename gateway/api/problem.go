@@ -22,17 +22,18 @@ type Problem struct {
 }
 
 var statusOf = map[errs.Kind]int{
-	errs.Internal:      http.StatusInternalServerError,
-	errs.Invalid:       http.StatusBadRequest,
-	errs.Unauthorized:  http.StatusUnauthorized,
-	errs.Forbidden:     http.StatusForbidden,
-	errs.NotFound:      http.StatusNotFound,
-	errs.Conflict:      http.StatusConflict,
-	errs.TooLarge:      http.StatusRequestEntityTooLarge,
-	errs.Unsupported:   http.StatusUnsupportedMediaType,
-	errs.Unprocessable: http.StatusUnprocessableEntity,
-	errs.TooMany:       http.StatusTooManyRequests,
-	errs.Unavailable:   http.StatusServiceUnavailable,
+	errs.Internal:         http.StatusInternalServerError,
+	errs.Invalid:          http.StatusBadRequest,
+	errs.Unauthorized:     http.StatusUnauthorized,
+	errs.Forbidden:        http.StatusForbidden,
+	errs.NotFound:         http.StatusNotFound,
+	errs.Conflict:         http.StatusConflict,
+	errs.MethodNotAllowed: http.StatusMethodNotAllowed,
+	errs.TooLarge:         http.StatusRequestEntityTooLarge,
+	errs.Unsupported:      http.StatusUnsupportedMediaType,
+	errs.Unprocessable:    http.StatusUnprocessableEntity,
+	errs.TooMany:          http.StatusTooManyRequests,
+	errs.Unavailable:      http.StatusServiceUnavailable,
 }
 
 // problemType is where each code is explained (README, "Errors").
@@ -90,7 +91,7 @@ func fromEcho(he *echo.HTTPError) *errs.Error {
 	case http.StatusNotFound:
 		return errs.New(errs.NotFound, "no_route", "no such endpoint")
 	case http.StatusMethodNotAllowed:
-		return &errs.Error{Kind: errs.Invalid, Code: "method_not_allowed", Detail: "method not allowed on this endpoint"}
+		return &errs.Error{Kind: errs.MethodNotAllowed, Code: "method_not_allowed", Detail: "this endpoint does not take that method"}
 	case http.StatusRequestEntityTooLarge:
 		return errs.New(errs.TooLarge, "body_too_large", "the request body is over the limit")
 	case http.StatusUnsupportedMediaType:
