@@ -15,6 +15,7 @@ type Declaration struct {
 	ID         string    `json:"declarationId"`
 	Tenant     string    `json:"tenant"`
 	ManifestID string    `json:"manifestId"`
+	ManifestNo string    `json:"manifestNo"`
 	AcceptedAt time.Time `json:"acceptedAt"`
 	Head       Head      `json:"head"`
 	Items      []Line    `json:"items"`

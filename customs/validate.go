@@ -283,7 +283,7 @@ func Declare(m *Manifest, i int, tenant, today string, rules Rules) (Declaration
 	if len(c.errs) > 0 {
 		return Declaration{}, c.errs
 	}
-	d := Declaration{ID: DeclarationID(h.AgentCode, h.CopNo), Tenant: tenant, ManifestID: ManifestID(tenant, m.ManifestNo), Head: h, Items: lines}
+	d := Declaration{ID: DeclarationID(h.AgentCode, h.CopNo), Tenant: tenant, ManifestID: ManifestID(tenant, m.ManifestNo), ManifestNo: m.ManifestNo, Head: h, Items: lines}
 	if p.SenderIDNo != "" || p.ConsigneeName != "" {
 		d.Sender = &Sender{Name: MaskName(p.SenderName), IDType: p.SenderIDType, IDNo: MaskID(p.SenderIDNo), ConsigneeName: MaskName(p.ConsigneeName)}
 	}

@@ -18,6 +18,7 @@ var Files embed.FS
 const (
 	Declaration  = "declaration.schema.json"
 	ReceiptEvent = "receipt-event.schema.json"
+	StatusEvent  = "status-event.schema.json"
 )
 
 // Compile loads one of the JSON Schemas.

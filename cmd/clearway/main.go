@@ -15,8 +15,9 @@ import (
 const usage = `usage: clearway <command>
 
 commands:
-  dev    run gateway, tracker, customs adapter and simulator in one process
-  keys   create, list and revoke API keys (in Redis, stored as hashes)
+  dev      run gateway, tracker, customs adapter and simulator in one process
+  keys     create, list and revoke API keys (in Redis, stored as hashes)
+  rebuild  replay Kafka into an empty Redis
 `
 
 func main() {
@@ -28,6 +29,8 @@ func main() {
 	case "dev":
 		embedded := os.Getenv("CLEARWAY_KAFKA_BROKERS") == "" || os.Getenv("CLEARWAY_REDIS_ADDR") == ""
 		os.Exit(stack.Main("clearway-dev", stack.All, true, func(s *stack.Stack) { welcome(s, embedded) }))
+	case "rebuild":
+		os.Exit(rebuild(os.Args[2:], os.Stderr))
 	case "keys":
 		os.Exit(keys(os.Args[2:], os.Stdout, os.Stderr))
 	case "help", "-h", "--help":

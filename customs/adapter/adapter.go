@@ -139,7 +139,8 @@ func (a *Adapter) declare(ctx context.Context, decls []*customs.Declaration) err
 	now := a.now()
 	xml := ceb.RenderCEB603(guid, todo, a.cfg.Sender, now)
 	env := ceb.Envelope{CopMsgID: guid, SenderID: a.cfg.Sender.DxpID, ReceiverID: a.cfg.ReceiverID, CreatTime: now, MsgType: "CEB603Message", Data: xml}
-	if err := a.transport.Send(ctx, env.Encode()); err != nil {
+	err := a.transport.Send(ctx, env.Encode())
+	if err != nil {
 		return fmt.Errorf("adapter: send CEB603 %s (%d inventories): %w", guid, len(todo), err)
 	}
 	a.mu.Lock()
@@ -147,11 +148,17 @@ func (a *Adapter) declare(ctx context.Context, decls []*customs.Declaration) err
 		a.sent[id] = true
 	}
 	a.mu.Unlock()
-	msg, err := bus.ReceiptMessage(&bus.ReceiptEvent{Kind: bus.KindSent, MessageType: "CEB603Message", MessageGUID: guid, DeclarationIDs: ids, XML: string(xml), At: now})
-	if err != nil {
-		return err
+	events := []*bus.ReceiptEvent{{Kind: bus.KindSent, MessageType: "CEB603Message", MessageGUID: guid, DeclarationIDs: ids, XML: string(xml), At: now}}
+	for _, id := range ids {
+		events = append(events, &bus.ReceiptEvent{Kind: bus.KindSubmitted, MessageType: "CEB603Message", MessageGUID: guid, DeclarationID: id, At: now})
 	}
-	if err := a.writer.WriteMessages(ctx, msg); err != nil {
+	msgs := make([]kafka.Message, len(events))
+	for i, e := range events {
+		if msgs[i], err = bus.ReceiptMessage(e); err != nil {
+			return err
+		}
+	}
+	if err := a.writer.WriteMessages(ctx, msgs...); err != nil {
 		return fmt.Errorf("adapter: publish sent %s: %w", guid, err)
 	}
 	return nil

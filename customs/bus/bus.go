@@ -24,10 +24,11 @@ const (
 	TopicReceipts     = "clearway.receipts.v1"     // what was sent to customs and what customs answered
 	TopicDeadLetter   = "clearway.deadletter.v1"   // messages no consumer could process, with the reason
 	TopicAudit        = "clearway.audit.v1"        // who did what through the API, when, from where
+	TopicStatus       = "clearway.status.v1"       // every applied status change: webhooks and live streams read it
 )
 
 // Topics lists every topic Clearway uses.
-var Topics = []string{TopicDeclarations, TopicReceipts, TopicDeadLetter, TopicAudit}
+var Topics = []string{TopicDeclarations, TopicReceipts, TopicDeadLetter, TopicAudit, TopicStatus}
 
 // Config is how Clearway reaches Kafka.
 type Config struct {

@@ -11,14 +11,17 @@ import (
 
 // Receipt event kinds on clearway.receipts.v1.
 const (
-	KindSent    = "sent"    // a business message went to customs, for these declarations
-	KindReceipt = "receipt" // customs answered about one declaration
+	KindSent      = "sent"      // a business message went to customs: its XML, once
+	KindSubmitted = "submitted" // one declaration went to customs in that message
+	KindReceipt   = "receipt"   // customs answered about one declaration
 )
 
 // ReceiptEvent is the payload of clearway.receipts.v1 (schema:
 // schemas/receipt-event.schema.json). A "sent" event carries the whole
-// business message once, for every declaration in it; a "receipt" event
-// carries one receipt element about one declaration.
+// business message once; a "submitted" event says one declaration went in
+// it; a "receipt" event carries one receipt element about one declaration.
+// Every event about a declaration is keyed by its id, so its partition
+// holds its whole story in order, and a replay rebuilds the same state.
 type ReceiptEvent struct {
 	Kind           string    `json:"kind"`
 	MessageType    string    `json:"messageType"` // CEB603Message, CEB604Message
@@ -30,7 +33,7 @@ type ReceiptEvent struct {
 	ReturnInfo     string    `json:"returnInfo,omitempty"`
 	InvtNo         string    `json:"invtNo,omitempty"`
 	PreNo          string    `json:"preNo,omitempty"`
-	XML            string    `json:"xml"`
+	XML            string    `json:"xml,omitempty"`
 	At             time.Time `json:"at"` // when the adapter sent or received it
 }
 
@@ -52,7 +55,7 @@ func ReceiptMessage(e *ReceiptEvent) (kafka.Message, error) {
 	}
 	key := e.DeclarationID
 	if e.Kind == KindSent {
-		key = e.MessageGUID
+		key = e.MessageGUID // not about one declaration: no status changes
 	}
 	return kafka.Message{Topic: TopicReceipts, Key: []byte(key), Value: b}, nil
 }
@@ -77,9 +80,48 @@ func DecodeReceipt(b []byte) (*ReceiptEvent, error) {
 	}
 	switch {
 	case e.Kind == KindSent && e.MessageGUID != "" && len(e.DeclarationIDs) > 0:
+	case e.Kind == KindSubmitted && e.MessageGUID != "" && e.DeclarationID != "":
 	case e.Kind == KindReceipt && e.DeclarationID != "" && e.ReturnStatus != "":
 	default:
 		return nil, fmt.Errorf("bus: receipt payload of kind %q lacks its ids or returnStatus", e.Kind)
+	}
+	return &e, nil
+}
+
+// StatusEvent is one applied status change, the payload of
+// clearway.status.v1 (schema: schemas/status-event.schema.json). It may be
+// delivered more than once; EventID is the same each time.
+type StatusEvent struct {
+	EventID       string    `json:"eventId"` // declarationId:rank
+	DeclarationID string    `json:"declarationId"`
+	Tenant        string    `json:"tenant"`
+	AgentCode     string    `json:"agentCode"`
+	LogisticsNo   string    `json:"logisticsNo"`
+	ManifestID    string    `json:"manifestId"`
+	Status        string    `json:"status"`
+	Code          string    `json:"code,omitempty"`
+	ReturnInfo    string    `json:"returnInfo,omitempty"`
+	At            time.Time `json:"at"`
+}
+
+// StatusMessage is the Kafka message of a status event, keyed by its
+// declaration so a declaration's changes stay in order.
+func StatusMessage(e *StatusEvent) (kafka.Message, error) {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return kafka.Message{}, err
+	}
+	return kafka.Message{Topic: TopicStatus, Key: []byte(e.DeclarationID), Value: b}, nil
+}
+
+// DecodeStatus decodes a clearway.status.v1 payload.
+func DecodeStatus(b []byte) (*StatusEvent, error) {
+	var e StatusEvent
+	if err := json.Unmarshal(b, &e); err != nil {
+		return nil, fmt.Errorf("bus: status payload: %w", err)
+	}
+	if e.EventID == "" || e.DeclarationID == "" || e.Status == "" {
+		return nil, fmt.Errorf("bus: status payload lacks eventId, declarationId or status")
 	}
 	return &e, nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/clearway/clearway/customs/bus"
 	"github.com/clearway/clearway/gateway/api"
 	"github.com/clearway/clearway/gateway/devenv"
+	"github.com/clearway/clearway/gateway/notify"
 	"github.com/clearway/clearway/gateway/store"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
@@ -47,7 +48,8 @@ func newServerWith(t *testing.T, kafkaDown bool, configure func(*api.Config)) (*
 	if configure != nil {
 		configure(&cfg)
 	}
-	srv := api.New(cfg, api.Deps{Store: store.New(env.Redis), Kafka: p, Audit: audit, Redis: env.Redis, Ready: func(context.Context) error { return nil },
+	srv := api.New(cfg, api.Deps{Store: store.New(env.Redis), Kafka: p, Audit: audit, Redis: env.Redis, Webhooks: notify.NewRegistry(env.Redis),
+		Ready:    func(context.Context) error { return nil },
 		Registry: prometheus.NewRegistry(), Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)

@@ -84,7 +84,7 @@ func (s *Server) postManifest(c echo.Context) error {
 					Message: fmt.Sprintf("agent %s has already declared copNo %s for another parcel", d.Head.AgentCode, d.Head.CopNo)}}
 			}
 		}
-		if err := s.publish(c.Request().Context(), m.ManifestNo, claimed); err != nil {
+		if err := s.publish(c.Request().Context(), claimed); err != nil {
 			return err
 		}
 		for _, i := range claimedIdx {
@@ -162,7 +162,7 @@ func (s *Server) declare(m *customs.Manifest, tenant string, rules customs.Rules
 // publish writes the declarations to Kafka in one call and records them
 // once Kafka acknowledged. If Kafka cannot take them the claims are given
 // up and the caller gets 503: nothing was accepted.
-func (s *Server) publish(ctx context.Context, manifestNo string, decls []*customs.Declaration) error {
+func (s *Server) publish(ctx context.Context, decls []*customs.Declaration) error {
 	if len(decls) == 0 {
 		return nil
 	}
@@ -195,13 +195,13 @@ func (s *Server) publish(ctx context.Context, manifestNo string, decls []*custom
 		}
 		cleanup := context.WithoutCancel(ctx)
 		if len(written) > 0 {
-			_ = s.store.Create(cleanup, manifestNo, written)
+			_ = s.store.Create(cleanup, written)
 		}
 		_ = s.store.Release(cleanup, failed)
 		return &errs.Error{Kind: errs.Unavailable, Code: "kafka_unavailable", RetryAfter: 5, Err: err,
 			Detail: "the declaration queue did not acknowledge the parcels; none of this request's new parcels were accepted, retry the same manifest"}
 	}
-	if err := s.store.Create(context.WithoutCancel(ctx), manifestNo, decls); err != nil {
+	if err := s.store.Create(context.WithoutCancel(ctx), decls); err != nil {
 		// Kafka has them, so they are accepted; the tracker records them
 		// from Kafka shortly.
 		s.log.Warn("recording accepted declarations failed; the tracker will record them from Kafka", "count", len(decls), "err", err)

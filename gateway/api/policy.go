@@ -11,14 +11,19 @@ import (
 // agent, the airport and an all-tenant admin everything. A route missing
 // here is refused for everyone, so a new endpoint fails closed.
 var policy = map[string][]string{
-	"POST /v1/manifests":                {"courier", "admin"},
-	"GET /v1/manifests/:id":             {"courier", "airport", "admin"},
-	"GET /v1/declarations":              {"courier", "broker", "airport", "admin"},
-	"GET /v1/declarations/:id":          {"courier", "broker", "airport", "admin"},
-	"GET /v1/declarations/:id/messages": {"courier", "broker", "admin"},
-	"GET /v1/admin/blacklist":           {"admin"},
-	"POST /v1/admin/blacklist":          {"admin"},
-	"DELETE /v1/admin/blacklist/:id":    {"admin"},
+	"POST /v1/manifests":                  {"courier", "admin"},
+	"GET /v1/manifests/:id":               {"courier", "airport", "admin"},
+	"GET /v1/declarations":                {"courier", "broker", "airport", "admin"},
+	"GET /v1/declarations/:id":            {"courier", "broker", "airport", "admin"},
+	"GET /v1/declarations/:id/messages":   {"courier", "broker", "admin"},
+	"POST /v1/webhooks":                   {"courier", "broker", "airport", "admin"},
+	"GET /v1/webhooks":                    {"courier", "broker", "airport", "admin"},
+	"DELETE /v1/webhooks/:id":             {"courier", "broker", "airport", "admin"},
+	"POST /v1/admin/webhooks/:id/unblock": {"admin"},
+	"GET /v1/events":                      {"courier", "broker", "airport", "admin"},
+	"GET /v1/admin/blacklist":             {"admin"},
+	"POST /v1/admin/blacklist":            {"admin"},
+	"DELETE /v1/admin/blacklist/:id":      {"admin"},
 }
 
 // Policy returns the matrix, for documentation and tests.

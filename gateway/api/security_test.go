@@ -28,7 +28,11 @@ func do(t *testing.T, method, url, key string, body []byte) (int, http.Header, s
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	res, err := http.DefaultClient.Do(req)
+	client := http.DefaultClient
+	if strings.Contains(url, "/v1/events") {
+		client = &http.Client{Timeout: time.Second} // a stream does not end by itself
+	}
+	res, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,6 +55,9 @@ func TestRoleMatrix(t *testing.T) {
 	_, _, added := do(t, "POST", ts.URL+"/v1/admin/blacklist", "test-admin-key", mustJSON(map[string]string{"kind": "company", "value": "ZZZZZZZZZZ", "reason": "test"}))
 	var entry store.BlacklistEntry
 	json.Unmarshal([]byte(added), &entry)
+	_, _, hook := do(t, "POST", ts.URL+"/v1/webhooks", courierKey, mustJSON(map[string]string{"url": "http://127.0.0.1:9/hook"}))
+	var sub struct{ ID string }
+	json.Unmarshal([]byte(hook), &sub)
 
 	keys := map[string]string{"courier": courierKey, "other courier": "other-courier-key", "broker": "test-broker-key",
 		"other broker": "other-broker-key", "airport": "test-airport-key", "admin": "test-admin-key"}
@@ -76,6 +83,16 @@ func TestRoleMatrix(t *testing.T) {
 			cell{"courier": 403, "other courier": 403, "broker": 403, "other broker": 403, "airport": 403, "admin": 201}},
 		{"DELETE", "/v1/admin/blacklist/" + entry.ID, nil,
 			cell{"courier": 403, "other courier": 403, "broker": 403, "other broker": 403, "airport": 403, "admin": 204}},
+		{"POST", "/v1/webhooks", mustJSON(map[string]string{"url": "https://example.org/hook"}),
+			cell{"courier": 201, "other courier": 201, "broker": 201, "other broker": 201, "airport": 201, "admin": 201}},
+		{"GET", "/v1/webhooks", nil,
+			cell{"courier": 200, "other courier": 200, "broker": 200, "other broker": 200, "airport": 200, "admin": 200}},
+		{"DELETE", "/v1/webhooks/wh_0000000000000000", nil,
+			cell{"courier": 404, "other courier": 404, "broker": 404, "other broker": 404, "airport": 404, "admin": 404}},
+		{"POST", "/v1/admin/webhooks/" + sub.ID + "/unblock", nil,
+			cell{"courier": 403, "other courier": 403, "broker": 403, "other broker": 403, "airport": 403, "admin": 204}},
+		{"GET", "/v1/events", nil,
+			cell{"courier": 200, "other courier": 200, "broker": 200, "other broker": 200, "airport": 200, "admin": 200}},
 	}
 	covered := map[string]bool{}
 	for _, row := range matrix {

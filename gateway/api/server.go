@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/clearway/clearway/gateway/notify"
 	"github.com/clearway/clearway/gateway/store"
 	"github.com/go-redis/redis_rate/v10"
 	"github.com/labstack/echo/v4"
@@ -62,9 +63,10 @@ type Publisher interface {
 // Deps are the parts the edge talks to.
 type Deps struct {
 	Store    *store.Store
-	Kafka    Publisher                   // declarations, acknowledged by all in-sync replicas
-	Audit    Publisher                   // the audit trail; nil for none
-	Redis    redis.UniversalClient       // for shared rate limits; nil for none
+	Kafka    Publisher             // declarations, acknowledged by all in-sync replicas
+	Audit    Publisher             // the audit trail; nil for none
+	Redis    redis.UniversalClient // rate limits and event streams
+	Webhooks *notify.Registry
 	Ready    func(context.Context) error // whether Kafka and Redis answer
 	Registry interface {
 		prometheus.Registerer
@@ -80,6 +82,8 @@ type Server struct {
 	kafka    Publisher
 	auditLog Publisher
 	limiter  *redis_rate.Limiter
+	redis    redis.UniversalClient
+	webhooks *notify.Registry
 	ready    func(context.Context) error
 	log      *slog.Logger
 	echo     *echo.Echo
@@ -88,7 +92,8 @@ type Server struct {
 
 // New builds the server.
 func New(cfg Config, d Deps) *Server {
-	s := &Server{cfg: cfg, store: d.Store, kafka: d.Kafka, auditLog: d.Audit, ready: d.Ready, log: d.Log, metrics: newMetrics(d.Registry)}
+	s := &Server{cfg: cfg, store: d.Store, kafka: d.Kafka, auditLog: d.Audit, ready: d.Ready, log: d.Log, metrics: newMetrics(d.Registry),
+		redis: d.Redis, webhooks: d.Webhooks}
 	if d.Redis != nil {
 		s.limiter = redis_rate.NewLimiter(d.Redis)
 	}
@@ -98,7 +103,8 @@ func New(cfg Config, d Deps) *Server {
 	e.Use(middleware.RequestID())
 	e.Use(middleware.Recover())
 	e.Use(s.observe)
-	e.Use(middleware.ContextTimeoutWithConfig(middleware.ContextTimeoutConfig{Timeout: cfg.RequestTimeout}))
+	e.Use(middleware.ContextTimeoutWithConfig(middleware.ContextTimeoutConfig{Timeout: cfg.RequestTimeout,
+		Skipper: func(c echo.Context) bool { return c.Path() == "/v1/events" }})) // a stream bounds itself
 
 	e.GET("/healthz", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"status": "ok"}) })
 	e.GET("/readyz", s.readyz)
@@ -111,6 +117,11 @@ func New(cfg Config, d Deps) *Server {
 	v1.GET("/declarations", s.findDeclarations)
 	v1.GET("/declarations/:id", s.getDeclaration)
 	v1.GET("/declarations/:id/messages", s.getMessages)
+	v1.POST("/webhooks", s.createWebhook)
+	v1.GET("/webhooks", s.listWebhooks)
+	v1.DELETE("/webhooks/:id", s.deleteWebhook)
+	v1.POST("/admin/webhooks/:id/unblock", s.unblockWebhook)
+	v1.GET("/events", s.events)
 	v1.GET("/admin/blacklist", s.listBlacklist)
 	v1.POST("/admin/blacklist", s.addBlacklist)
 	v1.DELETE("/admin/blacklist/:id", s.removeBlacklist)

@@ -22,6 +22,8 @@ import (
 // Store is the status store.
 type Store struct {
 	rdb redis.UniversalClient
+	// retention is how long a declaration stays after its final status.
+	retention time.Duration
 	// claimTTL bounds how long a parcel stays reserved when the gateway
 	// dies between reserving it and Kafka's answer; the courier's retry
 	// then succeeds.
@@ -29,7 +31,16 @@ type Store struct {
 }
 
 func New(rdb redis.UniversalClient) *Store {
-	return &Store{rdb: rdb, claimTTL: 2 * time.Minute}
+	return &Store{rdb: rdb, claimTTL: 2 * time.Minute, retention: DefaultRetention}
+}
+
+// DefaultRetention keeps a finished declaration for 90 days.
+const DefaultRetention = 90 * 24 * time.Hour
+
+// WithRetention sets how long finished declarations are kept.
+func (s *Store) WithRetention(d time.Duration) *Store {
+	s.retention = d
+	return s
 }
 
 // Ping reports whether Redis answers.
@@ -83,6 +94,9 @@ type Record struct {
 	OrderNo     string         `json:"orderNo"`
 	AgentCode   string         `json:"agentCode"`
 	TradeMode   string         `json:"tradeMode"`
+	VoyageNo    string         `json:"voyageNo,omitempty"`
+	BillNo      string         `json:"billNo,omitempty"`
+	IeDate      string         `json:"ieDate,omitempty"`
 	Status      customs.Status `json:"status"`
 	Code        string         `json:"code,omitempty"`
 	ReturnInfo  string         `json:"returnInfo,omitempty"`
@@ -186,12 +200,15 @@ type Manifest struct {
 	CreatedAt  time.Time              `json:"createdAt"`
 	Parcels    int                    `json:"parcels"`
 	Counts     map[customs.Status]int `json:"counts"`
+	// Attention lists the parcels someone must act on: rejected,
+	// detained or in error, with customs' reason.
+	Attention []Attention `json:"attention"`
 }
 
 // Create records declarations Kafka has acknowledged, with their indexes
 // and manifest membership. It is idempotent: the tracker runs it again for
 // every declaration it reads from Kafka.
-func (s *Store) Create(ctx context.Context, manifestNo string, decls []*customs.Declaration) error {
+func (s *Store) Create(ctx context.Context, decls []*customs.Declaration) error {
 	return s.withScripts(ctx, func() error {
 		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 			manifests := map[string]bool{}
@@ -200,19 +217,18 @@ func (s *Store) Create(ctx context.Context, manifestNo string, decls []*customs.
 					manifests[d.ManifestID] = true
 					p.HSetNX(ctx, manifestKey(d.ManifestID), "tenant", d.Tenant)
 					p.HSetNX(ctx, manifestKey(d.ManifestID), "createdAt", stamp(d.AcceptedAt))
-					if manifestNo != "" {
-						p.HSetNX(ctx, manifestKey(d.ManifestID), "manifestNo", manifestNo)
-					}
+					p.HSetNX(ctx, manifestKey(d.ManifestID), "manifestNo", d.ManifestNo)
 				}
 				p.SAdd(ctx, manifestMembersKey(d.ManifestID), d.ID)
 				p.Set(ctx, claimKey(d.Tenant, d.Head.LogisticsNo), d.ID, 0)
-				p.SAdd(ctx, lookupKey(d.Head.LogisticsNo), d.ID)
+				index(ctx, p, d)
 				at := stamp(d.AcceptedAt)
 				entry, _ := json.Marshal(HistoryEntry{Status: customs.Accepted, At: d.AcceptedAt, Source: "clearway"})
 				h := &d.Head
 				createScript.EvalSha(ctx, p, []string{declKey(d.ID), historyKey(d.ID)}, at, entry,
 					"tenant", d.Tenant, "manifestId", d.ManifestID, "logisticsNo", h.LogisticsNo, "copNo", h.CopNo,
-					"orderNo", h.OrderNo, "agentCode", h.AgentCode, "tradeMode", h.TradeMode, "acceptedAt", at)
+					"orderNo", h.OrderNo, "agentCode", h.AgentCode, "tradeMode", h.TradeMode, "acceptedAt", at,
+					"voyageNo", h.VoyageNo, "billNo", h.BillNo, "ieDate", h.IeDate)
 			}
 			return nil
 		})
@@ -238,32 +254,52 @@ type Transition struct {
 	MessageValue []byte
 }
 
-// Apply applies transitions, each atomically; it returns how many changed
-// a status.
-func (s *Store) Apply(ctx context.Context, ts []Transition) (int, error) {
+// Applied is the outcome of one transition: whether it changed the
+// status now (Changed), or had already (Replayed), and whose declaration it
+// is, for the status event.
+type Applied struct {
+	Transition
+	Changed, Replayed                          bool
+	Tenant, AgentCode, LogisticsNo, ManifestID string
+}
+
+// Apply applies transitions, each atomically, and reports each outcome.
+func (s *Store) Apply(ctx context.Context, ts []Transition) ([]Applied, error) {
 	cmds := make([]*redis.Cmd, len(ts))
 	err := s.withScripts(ctx, func() error {
 		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for i := range ts {
 				t := &ts[i]
 				entry, _ := json.Marshal(HistoryEntry{Status: t.Status, Code: t.Code, Info: t.ReturnInfo, At: t.At, Source: t.Source})
+				ttl := ""
+				if t.Status.Final() {
+					ttl = strconv.Itoa(int(s.retention.Seconds()))
+				}
 				cmds[i] = transitionScript.EvalSha(ctx, p, []string{declKey(t.DeclarationID), historyKey(t.DeclarationID), messagesKey(t.DeclarationID)},
-					t.Rank, string(t.Status), t.Code, t.ReturnInfo, t.InvtNo, t.PreNo, stamp(t.At), t.MessageField, t.MessageValue, entry, t.MessageGUID)
+					t.Rank, string(t.Status), t.Code, t.ReturnInfo, t.InvtNo, t.PreNo, stamp(t.At), t.MessageField, t.MessageValue, entry, t.MessageGUID, ttl)
 			}
 			return nil
 		})
 		return err
 	})
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	changed := 0
-	for _, c := range cmds {
-		if n, _ := c.Int(); n == 1 {
-			changed++
+	out := make([]Applied, len(ts))
+	for i, c := range cmds {
+		out[i].Transition = ts[i]
+		v, _ := c.Slice()
+		if len(v) != 5 {
+			return nil, unavailable(fmt.Errorf("store: transition script answered %v", v))
 		}
+		n, _ := v[0].(int64)
+		out[i].Changed, out[i].Replayed = n == 1, n == 2
+		out[i].Tenant, _ = v[1].(string)
+		out[i].AgentCode, _ = v[2].(string)
+		out[i].LogisticsNo, _ = v[3].(string)
+		out[i].ManifestID, _ = v[4].(string)
 	}
-	return changed, nil
+	return out, nil
 }
 
 // SaveSentMessage keeps a business message sent to customs, once, however
@@ -322,6 +358,7 @@ func (s *Store) Get(ctx context.Context, sc Scope, id string) (*Record, error) {
 	r := &Record{
 		ID: id, Tenant: h["tenant"], ManifestID: h["manifestId"], LogisticsNo: h["logisticsNo"], CopNo: h["copNo"],
 		OrderNo: h["orderNo"], AgentCode: h["agentCode"], TradeMode: h["tradeMode"], Status: customs.Status(h["status"]),
+		VoyageNo: h["voyageNo"], BillNo: h["billNo"], IeDate: h["ieDate"],
 		Code: h["code"], ReturnInfo: h["returnInfo"], InvtNo: h["invtNo"], PreNo: h["preNo"],
 		AcceptedAt: parseStamp(h["acceptedAt"]), UpdatedAt: parseStamp(h["updatedAt"]),
 		History: make([]HistoryEntry, 0, len(lcmd.Val())),
@@ -333,27 +370,6 @@ func (s *Store) Get(ctx context.Context, sc Scope, id string) (*Record, error) {
 		}
 	}
 	return r, nil
-}
-
-// ByLogisticsNo finds the declarations of a waybill number that sc sees.
-func (s *Store) ByLogisticsNo(ctx context.Context, sc Scope, logisticsNo string) ([]*Record, error) {
-	ids, err := s.rdb.SMembers(ctx, lookupKey(logisticsNo)).Result()
-	if err != nil {
-		return nil, unavailable(err)
-	}
-	sort.Strings(ids)
-	out := []*Record{}
-	for _, id := range ids {
-		r, err := s.Get(ctx, sc, id)
-		if errs.IsKind(err, errs.NotFound) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, nil
 }
 
 // Message is one business message sent or received about a declaration.
@@ -408,20 +424,31 @@ func (s *Store) GetManifest(ctx context.Context, sc Scope, id string) (*Manifest
 	if err != nil {
 		return nil, unavailable(err)
 	}
-	cmds := make([]*redis.StringCmd, len(ids))
+	sort.Strings(ids)
+	cmds := make([]*redis.SliceCmd, len(ids))
 	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, did := range ids {
-			cmds[i] = p.HGet(ctx, declKey(did), "status")
+			cmds[i] = p.HMGet(ctx, declKey(did), "status", "logisticsNo", "code", "returnInfo")
 		}
 		return nil
 	})
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return nil, unavailable(err)
 	}
-	m := &Manifest{ID: id, ManifestNo: h["manifestNo"], Tenant: h["tenant"], CreatedAt: parseStamp(h["createdAt"]), Parcels: len(ids), Counts: map[customs.Status]int{}}
-	for _, c := range cmds {
-		if st := c.Val(); st != "" {
-			m.Counts[customs.Status(st)]++
+	m := &Manifest{ID: id, ManifestNo: h["manifestNo"], Tenant: h["tenant"], CreatedAt: parseStamp(h["createdAt"]), Parcels: len(ids),
+		Counts: map[customs.Status]int{}, Attention: []Attention{}}
+	for i, c := range cmds {
+		v := c.Val()
+		st, _ := v[0].(string)
+		if st == "" {
+			continue
+		}
+		m.Counts[customs.Status(st)]++
+		if needsAttention(customs.Status(st)) {
+			ln, _ := v[1].(string)
+			code, _ := v[2].(string)
+			info, _ := v[3].(string)
+			m.Attention = append(m.Attention, Attention{DeclarationID: ids[i], LogisticsNo: ln, Status: customs.Status(st), Code: code, ReturnInfo: info})
 		}
 	}
 	return m, nil
@@ -429,7 +456,7 @@ func (s *Store) GetManifest(ctx context.Context, sc Scope, id string) (*Manifest
 
 // messageField is the identity under which a message is kept once.
 func messageField(e *bus.ReceiptEvent) string {
-	if e.Kind == bus.KindSent {
+	if e.Kind == bus.KindSubmitted {
 		return "sent:" + e.MessageGUID
 	}
 	return "recv:" + e.MessageType + ":" + e.ReturnStatus + ":" + e.ReturnTime + ":" + strconv.Itoa(len(e.XML))
@@ -438,14 +465,13 @@ func messageField(e *bus.ReceiptEvent) string {
 // FromReceipt converts a receipt event into the transitions it causes: the
 // one crossing from the adapter's events into the store.
 func FromReceipt(e *bus.ReceiptEvent) ([]Transition, error) {
-	if e.Kind == bus.KindSent {
+	switch e.Kind {
+	case bus.KindSent:
+		return nil, nil // the message itself: kept by SaveSentMessage
+	case bus.KindSubmitted:
 		msg, _ := json.Marshal(Message{Direction: "sent", MessageType: e.MessageType, MessageGUID: e.MessageGUID, At: e.At})
-		ts := make([]Transition, len(e.DeclarationIDs))
-		for i, id := range e.DeclarationIDs {
-			ts[i] = Transition{DeclarationID: id, Status: customs.Submitted, Rank: customs.RankSubmitted, MessageGUID: e.MessageGUID,
-				At: e.At, Source: e.MessageType, MessageField: messageField(e), MessageValue: msg}
-		}
-		return ts, nil
+		return []Transition{{DeclarationID: e.DeclarationID, Status: customs.Submitted, Rank: customs.RankSubmitted, MessageGUID: e.MessageGUID,
+			At: e.At, Source: e.MessageType, MessageField: messageField(e), MessageValue: msg}}, nil
 	}
 	status, rank, ok := customs.FromReturnStatus(e.ReturnStatus)
 	if !ok {

@@ -41,9 +41,15 @@ func apply(t *testing.T, s *store.Store, events ...*bus.ReceiptEvent) int {
 		}
 		ts = append(ts, more...)
 	}
-	n, err := s.Apply(context.Background(), ts)
+	applied, err := s.Apply(context.Background(), ts)
 	if err != nil {
 		t.Fatal(err)
+	}
+	n := 0
+	for _, a := range applied {
+		if a.Changed {
+			n++
+		}
 	}
 	return n
 }
@@ -52,7 +58,7 @@ func TestStatusNeverMovesBackwardsAndDuplicatesChangeNothing(t *testing.T) {
 	env := devenv.ForTest(t, 1)
 	s, ctx := store.New(env.Redis), context.Background()
 	d := declaration(t, "3502680EMS", "LN1")
-	if err := s.Create(ctx, "M1", []*customs.Declaration{d}); err != nil {
+	if err := s.Create(ctx, []*customs.Declaration{d}); err != nil {
 		t.Fatal(err)
 	}
 	// Out of order: release arrives before review; then review, then a
@@ -90,7 +96,7 @@ func TestReceiptBeforeTheDeclarationRecordKeepsItsStatus(t *testing.T) {
 	apply(t, s, receipt(d.ID, "120", "20261128100001000"))
 	// The gateway's record and the tracker's replay of it both arrive later.
 	for range 2 {
-		if err := s.Create(ctx, "M1", []*customs.Declaration{d}); err != nil {
+		if err := s.Create(ctx, []*customs.Declaration{d}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -107,7 +113,7 @@ func TestScopes(t *testing.T) {
 	env := devenv.ForTest(t, 1)
 	s, ctx := store.New(env.Redis), context.Background()
 	d := declaration(t, "3502680EMS", "LN3")
-	if err := s.Create(ctx, "M1", []*customs.Declaration{d}); err != nil {
+	if err := s.Create(ctx, []*customs.Declaration{d}); err != nil {
 		t.Fatal(err)
 	}
 	cases := []struct {
@@ -127,7 +133,7 @@ func TestScopes(t *testing.T) {
 		if (err == nil) != c.sees {
 			t.Errorf("%+v: err %v, sees want %v", c.scope, err, c.sees)
 		}
-		rs, _ := s.ByLogisticsNo(ctx, c.scope, "LN3")
+		rs, _ := s.Find(ctx, c.scope, store.ByLogisticsNo, "LN3")
 		if (len(rs) == 1) != c.sees {
 			t.Errorf("%+v: by logisticsNo found %d", c.scope, len(rs))
 		}
@@ -146,7 +152,7 @@ func TestClaimDeclaresTheSameParcelOnceAndRefusesATakenCopNo(t *testing.T) {
 	if out[0] != store.ClaimExisting || ids[0] != d.ID {
 		t.Fatalf("second claim: %v %v, want existing %s", out, ids, d.ID)
 	}
-	if err := s.Create(ctx, "M1", []*customs.Declaration{d}); err != nil {
+	if err := s.Create(ctx, []*customs.Declaration{d}); err != nil {
 		t.Fatal(err)
 	}
 	// Another waybill number under the same agentCode and copNo.

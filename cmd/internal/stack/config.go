@@ -17,6 +17,8 @@ import (
 	"github.com/clearway/clearway/customs/ceb"
 	"github.com/clearway/clearway/customs/sim"
 	"github.com/clearway/clearway/gateway/api"
+	"github.com/clearway/clearway/gateway/notify"
+	"github.com/clearway/clearway/gateway/store"
 )
 
 // DevKeys are the API keys `clearway dev` uses when CLEARWAY_API_KEYS is
@@ -32,6 +34,8 @@ type Config struct {
 	HTTP          api.Config
 	Adapter       adapter.Config
 	Transport     string // CLEARWAY_TRANSPORT: sim (the only one so far)
+	Webhooks      notify.Config
+	Retention     time.Duration // CLEARWAY_RETENTION: how long a finished declaration stays in Redis
 	Sim           sim.Config
 	ShutdownGrace time.Duration // CLEARWAY_SHUTDOWN_GRACE
 	LogLevel      slog.Level    // CLEARWAY_LOG_LEVEL
@@ -85,6 +89,12 @@ func FromEnv() (Config, error) {
 			ReceiverID: e.str("CLEARWAY_CUSTOMS_RECEIVER", ceb.DefaultReceiverID),
 		},
 		Transport: e.str("CLEARWAY_TRANSPORT", "sim"),
+		Webhooks: notify.Config{
+			BlockAfter: e.duration("CLEARWAY_WEBHOOK_BLOCK_AFTER", 24*time.Hour),
+			Timeout:    e.duration("CLEARWAY_WEBHOOK_TIMEOUT", 10*time.Second),
+			MaxBackoff: e.duration("CLEARWAY_WEBHOOK_MAX_BACKOFF", 10*time.Minute),
+		},
+		Retention: e.duration("CLEARWAY_RETENTION", store.DefaultRetention),
 		Sim: sim.Config{
 			Seed:           uint64(e.int("CLEARWAY_SIM_SEED", 1)),
 			InspectionRate: e.float("CLEARWAY_SIM_INSPECTION_RATE", 0.05),

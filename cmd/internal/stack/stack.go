@@ -14,6 +14,7 @@ import (
 	"github.com/clearway/clearway/customs/sim"
 	"github.com/clearway/clearway/gateway/api"
 	"github.com/clearway/clearway/gateway/devenv"
+	"github.com/clearway/clearway/gateway/notify"
 	"github.com/clearway/clearway/gateway/store"
 	"github.com/clearway/clearway/gateway/tracker"
 	"github.com/prometheus/client_golang/prometheus"
@@ -96,7 +97,7 @@ func Start(ctx context.Context, cfg Config, parts Parts, reg *prometheus.Registr
 			s.Close()
 			return nil, fmt.Errorf("redis at %s: %w", cfg.RedisAddr, err)
 		}
-		s.Store = store.New(s.Redis)
+		s.Store = store.New(s.Redis).WithRetention(cfg.Retention)
 	}
 	s.Producer = bus.NewProducer(cfg.Kafka)
 	s.closers = append(s.closers, s.Producer.Close)
@@ -114,6 +115,10 @@ func Start(ctx context.Context, cfg Config, parts Parts, reg *prometheus.Registr
 		s.closers = append(s.closers, dr.Close, rr.Close)
 		t := tracker.New(s.Store, s.Producer, log.With("part", "tracker"))
 		s.run(func() error { return t.Run(ctx, dr, rr) })
+		sr := bus.NewReader(cfg.Kafka, bus.TopicStatus, notify.GroupStatus)
+		s.closers = append(s.closers, sr.Close)
+		d := notify.NewDispatcher(cfg.Webhooks, notify.NewRegistry(s.Redis), s.Redis, log.With("part", "notify"))
+		s.run(func() error { return d.Run(ctx, sr) })
 	}
 	if parts.Gateway {
 		if reg == nil {
@@ -123,7 +128,8 @@ func Start(ctx context.Context, cfg Config, parts Parts, reg *prometheus.Registr
 		glog := log.With("part", "gateway")
 		audit := bus.NewAuditProducer(cfg.Kafka, func(err error) { glog.Error("audit trail write failed", "err", err) })
 		s.closers = append(s.closers, audit.Close)
-		srv := api.New(cfg.HTTP, api.Deps{Store: s.Store, Kafka: s.Producer, Audit: audit, Redis: s.Redis, Ready: s.ready, Registry: reg, Log: glog})
+		srv := api.New(cfg.HTTP, api.Deps{Store: s.Store, Kafka: s.Producer, Audit: audit, Redis: s.Redis, Webhooks: notify.NewRegistry(s.Redis),
+			Ready: s.ready, Registry: reg, Log: glog})
 		ln, err := net.Listen("tcp", cfg.HTTP.Addr)
 		if err != nil {
 			s.Close()
@@ -178,4 +184,20 @@ func (s *Stack) Close() error {
 	}
 	s.closers = nil
 	return errors.Join(errs...)
+}
+
+// Rebuild replays Kafka into the configured Redis (see tracker.Rebuild).
+func Rebuild(ctx context.Context, cfg Config, log *slog.Logger, progress func(topic string, done, total int64)) error {
+	if err := cfg.Kafka.Validate(); err != nil {
+		return err
+	}
+	if cfg.RedisAddr == "" {
+		return errors.New("CLEARWAY_REDIS_ADDR: no Redis address")
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: cfg.RedisAddr, DB: cfg.RedisDB})
+	defer rdb.Close()
+	p := bus.NewProducer(cfg.Kafka)
+	defer p.Close()
+	t := tracker.New(store.New(rdb).WithRetention(cfg.Retention), p, log)
+	return t.Rebuild(ctx, cfg.Kafka, progress)
 }

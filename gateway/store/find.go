@@ -1,0 +1,207 @@
+package store
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/clearway/clearway/customs"
+	"github.com/clearway/clearway/customs/errs"
+	"github.com/redis/go-redis/v9"
+)
+
+// Lookup fields: every number a broker or courier may hold for a parcel.
+// Each index maps a value to the ids of the declarations carrying it. An
+// index holds no status, so it can never disagree with the declaration it
+// points at; every answer is read from the declaration itself.
+const (
+	ByLogisticsNo = "logisticsNo"
+	ByOrderNo     = "orderNo"
+	ByCopNo       = "copNo"
+	ByInvtNo      = "invtNo"
+	ByBillNo      = "billNo" // the master air waybill
+	ByFlight      = "flight" // voyageNo/ieDate
+)
+
+// LookupFields lists the fields Find takes.
+var LookupFields = []string{ByLogisticsNo, ByOrderNo, ByCopNo, ByInvtNo, ByBillNo, ByFlight}
+
+func indexKey(field, value string) string { return "ix:" + field + ":" + value }
+
+// FlightKey is how a flight is looked up: its voyageNo and its date.
+func FlightKey(voyageNo, ieDate string) string { return voyageNo + "/" + ieDate }
+
+// Timelines list declarations newest first, one per reader scope.
+func timelineKey(sc Scope) string {
+	switch sc.Role {
+	case "courier":
+		return "tl:courier:" + sc.Tenant
+	case "broker":
+		return "tl:broker:" + sc.Tenant
+	case "admin":
+		if sc.Tenant != "*" {
+			return "tl:courier:" + sc.Tenant
+		}
+	}
+	return "tl:all"
+}
+
+// index adds a declaration to the lookup indexes and timelines; every
+// write is idempotent, so the gateway and the tracker may both do it.
+func index(ctx context.Context, p redis.Pipeliner, d *customs.Declaration) {
+	h := &d.Head
+	for field, value := range map[string]string{ByLogisticsNo: h.LogisticsNo, ByOrderNo: h.OrderNo, ByCopNo: h.CopNo, ByBillNo: h.BillNo} {
+		if value != "" {
+			p.SAdd(ctx, indexKey(field, value), d.ID)
+		}
+	}
+	if h.VoyageNo != "" {
+		p.SAdd(ctx, indexKey(ByFlight, FlightKey(h.VoyageNo, h.IeDate)), d.ID)
+	}
+	// Timeline members sort by acceptedAt, then id, all at score 0, so a
+	// lexicographic range pages exactly even through a 10,000-parcel
+	// manifest accepted in one millisecond.
+	z := redis.Z{Member: timelineMember(d.AcceptedAt, d.ID)}
+	p.ZAdd(ctx, "tl:courier:"+d.Tenant, z)
+	p.ZAdd(ctx, "tl:broker:"+h.AgentCode, z)
+	p.ZAdd(ctx, "tl:all", z)
+}
+
+func timelineMember(at time.Time, id string) string {
+	return fmt.Sprintf("%013d:%s", at.UnixMilli(), id)
+}
+
+// IndexInvtNo records the inventory number customs assigned.
+func (s *Store) IndexInvtNo(ctx context.Context, ids, invtNos []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, id := range ids {
+			p.SAdd(ctx, indexKey(ByInvtNo, invtNos[i]), id)
+		}
+		return nil
+	})
+	if err != nil {
+		return unavailable(err)
+	}
+	return nil
+}
+
+// Find returns the declarations with field = value that sc may see.
+func (s *Store) Find(ctx context.Context, sc Scope, field, value string) ([]*Record, error) {
+	ids, err := s.rdb.SMembers(ctx, indexKey(field, value)).Result()
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	sort.Strings(ids)
+	return s.visible(ctx, sc, ids)
+}
+
+// visible reads ids and keeps the ones sc may see.
+func (s *Store) visible(ctx context.Context, sc Scope, ids []string) ([]*Record, error) {
+	out := []*Record{}
+	for _, id := range ids {
+		r, err := s.Get(ctx, sc, id)
+		if errs.IsKind(err, errs.NotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// ListQuery filters and pages the declarations a scope sees.
+type ListQuery struct {
+	Status    customs.Status
+	TradeMode string
+	From, To  time.Time // acceptedAt range; zero for open
+	Cursor    string    // from the previous page
+	Limit     int
+}
+
+// Page is one page of a list, newest first; Next continues it ("" at the end).
+type Page struct {
+	Declarations []*Record `json:"declarations"`
+	Next         string    `json:"next,omitempty"`
+}
+
+// maxScan bounds how many timeline entries one page may look at, so a
+// filter that matches rarely answers with a partial page and a cursor
+// instead of scanning millions.
+const maxScan = 5000
+
+// List pages through the declarations sc sees, newest first. The cursor
+// is the last timeline entry returned (acceptedAt and id), so declarations
+// accepted while a client pages neither shift nor repeat what it reads.
+func (s *Store) List(ctx context.Context, sc Scope, q ListQuery) (*Page, error) {
+	upper := "+"
+	if q.Cursor != "" {
+		b, err := base64.RawURLEncoding.DecodeString(q.Cursor)
+		if err != nil || !strings.Contains(string(b), ":") {
+			return nil, &errs.Error{Kind: errs.Invalid, Code: "bad_cursor", Detail: "the cursor is not one this API returned",
+				Fields: []errs.FieldError{{Path: "cursor", Code: "bad_format", Message: "pass next from the previous page unchanged"}}}
+		}
+		upper = "(" + string(b)
+	} else if !q.To.IsZero() {
+		upper = "(" + fmt.Sprintf("%013d:", q.To.UnixMilli()+1)
+	}
+	lower := "-"
+	if !q.From.IsZero() {
+		lower = "[" + fmt.Sprintf("%013d:", q.From.UnixMilli())
+	}
+	if !q.To.IsZero() && q.Cursor != "" && upper > "("+fmt.Sprintf("%013d:", q.To.UnixMilli()+1) {
+		upper = "(" + fmt.Sprintf("%013d:", q.To.UnixMilli()+1)
+	}
+	page := &Page{Declarations: []*Record{}}
+	key := timelineKey(sc)
+	for scanned := 0; scanned < maxScan && len(page.Declarations) < q.Limit; {
+		members, err := s.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{Key: key, Start: upper, Stop: lower, ByLex: true, Rev: true, Count: int64(q.Limit + 100)}).Result()
+		if err != nil {
+			return nil, unavailable(err)
+		}
+		if len(members) == 0 {
+			return page, nil // the end of the timeline
+		}
+		for _, m := range members {
+			scanned++
+			upper = "(" + m
+			_, id, _ := strings.Cut(m, ":")
+			r, err := s.Get(ctx, sc, id)
+			if errs.IsKind(err, errs.NotFound) {
+				continue // expired, or not this scope's
+			}
+			if err != nil {
+				return nil, err
+			}
+			if (q.Status == "" || r.Status == q.Status) && (q.TradeMode == "" || r.TradeMode == q.TradeMode) {
+				page.Declarations = append(page.Declarations, r)
+			}
+			if len(page.Declarations) == q.Limit || scanned == maxScan {
+				break
+			}
+		}
+	}
+	page.Next = base64.RawURLEncoding.EncodeToString([]byte(upper[1:]))
+	return page, nil
+}
+
+// Attention is a parcel of a manifest that needs someone to act.
+type Attention struct {
+	DeclarationID string         `json:"declarationId"`
+	LogisticsNo   string         `json:"logisticsNo"`
+	Status        customs.Status `json:"status"`
+	Code          string         `json:"code,omitempty"`
+	ReturnInfo    string         `json:"returnInfo,omitempty"`
+}
+
+// needsAttention: statuses a courier or broker must act on.
+func needsAttention(s customs.Status) bool {
+	return s == customs.Rejected || s == customs.Detained || s == customs.Error
+}
