@@ -29,9 +29,13 @@ const exportXSD = "../../../schemas/ceb/ceb-export-202205.xsd"
 // startStack runs the whole pipeline (gateway, tracker, adapter, simulator)
 // on real Kafka and Redis, or their in-process stand-ins on a bare laptop.
 func startStack(t *testing.T, simCfg sim.Config) (*Stack, devenv.Env) {
+	t.Setenv("CLEARWAY_API_KEYS", "")
+	return startStackWith(t, simCfg, nil)
+}
+
+func startStackWith(t *testing.T, simCfg sim.Config, configure func(*Config)) (*Stack, devenv.Env) {
 	t.Helper()
 	env := devenv.ForTest(t, 3)
-	t.Setenv("CLEARWAY_API_KEYS", "")
 	cfg, err := FromEnv()
 	if err != nil {
 		t.Fatal(err)
@@ -41,6 +45,9 @@ func startStack(t *testing.T, simCfg sim.Config) (*Stack, devenv.Env) {
 	cfg.HTTP.RateLimit = 0 // the test reads every declaration back as fast as it can
 	cfg.Sim = simCfg
 	cfg.ShutdownGrace = 2 * time.Second
+	if configure != nil {
+		configure(&cfg)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	s, err := Start(ctx, cfg, All, nil, log)
