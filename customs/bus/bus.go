@@ -39,6 +39,11 @@ type Config struct {
 	// TopicPrefix namespaces topics and consumer groups (CLEARWAY_KAFKA_TOPIC_PREFIX),
 	// so tests, or two environments, can share one cluster.
 	TopicPrefix string
+	// Retention of the declarations and receipts topics
+	// (CLEARWAY_KAFKA_RETENTION). Redis is rebuilt from them, so they must
+	// outlive every declaration Redis keeps: clearance time plus Redis
+	// retention.
+	Retention time.Duration
 }
 
 // Validate checks the config once at start-up.
@@ -83,7 +88,11 @@ func EnsureTopics(ctx context.Context, cfg Config) error {
 	defer cc.Close()
 	var specs []kafka.TopicConfig
 	for _, t := range Topics {
-		specs = append(specs, kafka.TopicConfig{Topic: cfg.TopicPrefix + t, NumPartitions: cfg.Partitions, ReplicationFactor: cfg.ReplicationFactor})
+		spec := kafka.TopicConfig{Topic: cfg.TopicPrefix + t, NumPartitions: cfg.Partitions, ReplicationFactor: cfg.ReplicationFactor}
+		if (t == TopicDeclarations || t == TopicReceipts) && cfg.Retention > 0 {
+			spec.ConfigEntries = []kafka.ConfigEntry{{ConfigName: "retention.ms", ConfigValue: strconv.FormatInt(cfg.Retention.Milliseconds(), 10)}}
+		}
+		specs = append(specs, spec)
 	}
 	if err := cc.CreateTopics(specs...); err != nil && !errors.Is(err, kafka.TopicAlreadyExists) {
 		return fmt.Errorf("bus: create topics: %w", err)

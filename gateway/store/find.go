@@ -51,15 +51,19 @@ func timelineKey(sc Scope) string {
 
 // index adds a declaration to the lookup indexes and timelines; every
 // write is idempotent, so the gateway and the tracker may both do it.
-func index(ctx context.Context, p redis.Pipeliner, d *customs.Declaration) {
+func (s *Store) index(ctx context.Context, p redis.Pipeliner, d *customs.Declaration) {
 	h := &d.Head
+	add := func(key string) {
+		p.SAdd(ctx, key, d.ID)
+		p.Expire(ctx, key, s.indexTTL())
+	}
 	for field, value := range map[string]string{ByLogisticsNo: h.LogisticsNo, ByOrderNo: h.OrderNo, ByCopNo: h.CopNo, ByBillNo: h.BillNo} {
 		if value != "" {
-			p.SAdd(ctx, indexKey(field, value), d.ID)
+			add(indexKey(field, value))
 		}
 	}
 	if h.VoyageNo != "" {
-		p.SAdd(ctx, indexKey(ByFlight, FlightKey(h.VoyageNo, h.IeDate)), d.ID)
+		add(indexKey(ByFlight, FlightKey(h.VoyageNo, h.IeDate)))
 	}
 	// Timeline members sort by acceptedAt, then id, all at score 0, so a
 	// lexicographic range pages exactly even through a 10,000-parcel
@@ -82,6 +86,7 @@ func (s *Store) IndexInvtNo(ctx context.Context, ids, invtNos []string) error {
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, id := range ids {
 			p.SAdd(ctx, indexKey(ByInvtNo, invtNos[i]), id)
+			p.Expire(ctx, indexKey(ByInvtNo, invtNos[i]), s.indexTTL())
 		}
 		return nil
 	})
@@ -204,4 +209,19 @@ type Attention struct {
 // needsAttention: statuses a courier or broker must act on.
 func needsAttention(s customs.Status) bool {
 	return s == customs.Rejected || s == customs.Detained || s == customs.Error
+}
+
+// clearanceAllowance is how long past acceptance a declaration may take to
+// reach its final status before its indexes go: retention counts from the
+// final status, index lifetimes from the last parcel added.
+const clearanceAllowance = 30 * 24 * time.Hour
+
+func (s *Store) indexTTL() time.Duration { return s.retention + clearanceAllowance }
+
+// pruneTimelines drops timeline entries older than any declaration kept.
+func (s *Store) pruneTimelines(ctx context.Context, p redis.Pipeliner, keys map[string]bool) {
+	cutoff := "(" + fmt.Sprintf("%013d:", time.Now().Add(-s.indexTTL()).UnixMilli())
+	for k := range keys {
+		p.ZRemRangeByLex(ctx, k, "-", cutoff)
+	}
 }

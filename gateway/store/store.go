@@ -211,8 +211,9 @@ type Manifest struct {
 func (s *Store) Create(ctx context.Context, decls []*customs.Declaration) error {
 	return s.withScripts(ctx, func() error {
 		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-			manifests := map[string]bool{}
+			manifests, timelines := map[string]bool{}, map[string]bool{"tl:all": true}
 			for _, d := range decls {
+				timelines["tl:courier:"+d.Tenant], timelines["tl:broker:"+d.Head.AgentCode] = true, true
 				if !manifests[d.ManifestID] {
 					manifests[d.ManifestID] = true
 					p.HSetNX(ctx, manifestKey(d.ManifestID), "tenant", d.Tenant)
@@ -220,8 +221,8 @@ func (s *Store) Create(ctx context.Context, decls []*customs.Declaration) error 
 					p.HSetNX(ctx, manifestKey(d.ManifestID), "manifestNo", d.ManifestNo)
 				}
 				p.SAdd(ctx, manifestMembersKey(d.ManifestID), d.ID)
-				p.Set(ctx, claimKey(d.Tenant, d.Head.LogisticsNo), d.ID, 0)
-				index(ctx, p, d)
+				p.Set(ctx, claimKey(d.Tenant, d.Head.LogisticsNo), d.ID, s.indexTTL())
+				s.index(ctx, p, d)
 				at := stamp(d.AcceptedAt)
 				entry, _ := json.Marshal(HistoryEntry{Status: customs.Accepted, At: d.AcceptedAt, Source: "clearway"})
 				h := &d.Head
@@ -230,6 +231,11 @@ func (s *Store) Create(ctx context.Context, decls []*customs.Declaration) error 
 					"orderNo", h.OrderNo, "agentCode", h.AgentCode, "tradeMode", h.TradeMode, "acceptedAt", at,
 					"voyageNo", h.VoyageNo, "billNo", h.BillNo, "ieDate", h.IeDate)
 			}
+			for id := range manifests {
+				p.Expire(ctx, manifestKey(id), s.indexTTL())
+				p.Expire(ctx, manifestMembersKey(id), s.indexTTL())
+			}
+			s.pruneTimelines(ctx, p, timelines)
 			return nil
 		})
 		return err
@@ -305,7 +311,7 @@ func (s *Store) Apply(ctx context.Context, ts []Transition) ([]Applied, error) {
 // SaveSentMessage keeps a business message sent to customs, once, however
 // many declarations it carried.
 func (s *Store) SaveSentMessage(ctx context.Context, guid, xml string) error {
-	if err := s.rdb.SetNX(ctx, sentMessageKey(guid), xml, 0).Err(); err != nil {
+	if err := s.rdb.SetNX(ctx, sentMessageKey(guid), xml, s.indexTTL()).Err(); err != nil {
 		return unavailable(err)
 	}
 	return nil

@@ -172,3 +172,36 @@ func TestClaimDeclaresTheSameParcelOnceAndRefusesATakenCopNo(t *testing.T) {
 		t.Fatalf("claim after release: %v, want new", out)
 	}
 }
+
+func TestFinishedDeclarationsExpireAndReplaysAreToldApart(t *testing.T) {
+	env := devenv.ForTest(t, 1)
+	ctx := context.Background()
+	s := store.New(env.Redis).WithRetention(time.Hour)
+	d := declaration(t, "3502680EMS", "LN7")
+	if err := s.Create(ctx, []*customs.Declaration{d}); err != nil {
+		t.Fatal(err)
+	}
+	ts, _ := store.FromReceipt(receipt(d.ID, "120", "20261128100001000"))
+	first, _ := s.Apply(ctx, ts)
+	again, _ := s.Apply(ctx, ts)
+	if !first[0].Changed || again[0].Changed || !again[0].Replayed || again[0].Tenant != "3502680EMS" || again[0].LogisticsNo != "LN7" {
+		t.Fatalf("first %+v, again %+v: a redelivered receipt must be told apart, with its owner", first[0], again[0])
+	}
+	stale, _ := store.FromReceipt(receipt(d.ID, "2", "20261128100000000"))
+	if out, _ := s.Apply(ctx, stale); out[0].Changed || out[0].Replayed {
+		t.Fatalf("a stale receipt reported %+v", out[0])
+	}
+	if ttl := env.Redis.TTL(ctx, "d:{"+d.ID+"}").Val(); ttl > 0 {
+		t.Fatalf("an unfinished declaration expires in %v", ttl)
+	}
+	final, _ := store.FromReceipt(receipt(d.ID, "800", "20261128100003000"))
+	s.Apply(ctx, final)
+	for _, k := range []string{"d:{" + d.ID + "}", "d:{" + d.ID + "}:h", "d:{" + d.ID + "}:x"} {
+		if ttl := env.Redis.TTL(ctx, k).Val(); ttl <= 0 || ttl > time.Hour {
+			t.Errorf("%s expires in %v, want within the retention of 1h", k, ttl)
+		}
+	}
+	if ttl := env.Redis.TTL(ctx, "ix:logisticsNo:LN7").Val(); ttl <= time.Hour {
+		t.Errorf("the index expires in %v, want after the declaration", ttl)
+	}
+}

@@ -57,6 +57,7 @@ func FromEnv() (Config, error) {
 			ReplicationFactor: e.int("CLEARWAY_KAFKA_REPLICATION", 1),
 			ClientID:          "clearway",
 			TopicPrefix:       os.Getenv("CLEARWAY_KAFKA_TOPIC_PREFIX"),
+			Retention:         e.duration("CLEARWAY_KAFKA_RETENTION", 130*24*time.Hour),
 		},
 		RedisAddr: os.Getenv("CLEARWAY_REDIS_ADDR"),
 		RedisDB:   e.int("CLEARWAY_REDIS_DB", 0),
@@ -127,6 +128,9 @@ func (c *Config) Validate(parts Parts) error {
 	s := c.Adapter.Sender
 	if s.CopCode == "" || len(s.DxpID) == 0 || len(s.DxpID) > 16 {
 		errs = append(errs, errors.New("CLEARWAY_SENDER_COPCODE and CLEARWAY_SENDER_DXPID (1 to 16 characters) are required"))
+	}
+	if c.Kafka.Retention > 0 && c.Kafka.Retention < c.Retention+30*24*time.Hour {
+		errs = append(errs, errors.New("CLEARWAY_KAFKA_RETENTION must exceed CLEARWAY_RETENTION by at least 30 days: Redis is rebuilt from Kafka"))
 	}
 	if r := c.Sim.InspectionRate + c.Sim.RejectionRate; c.Sim.InspectionRate < 0 || c.Sim.RejectionRate < 0 || r > 1 {
 		errs = append(errs, errors.New("CLEARWAY_SIM_INSPECTION_RATE and CLEARWAY_SIM_REJECTION_RATE must be ≥ 0 and add up to at most 1"))

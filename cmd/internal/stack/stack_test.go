@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -227,6 +228,20 @@ func TestThousandParcelManifestReachesFinalStatusesOnTheRealStack(t *testing.T) 
 	}
 	validateXSD(t, dir, exportXSD)
 
+	// Raw XML stays out of the hot hash; on a real Redis, say what a
+	// declaration costs.
+	for id := range want {
+		for k, v := range env.Redis.HGetAll(context.Background(), "d:{"+id+"}").Val() {
+			if strings.Contains(v, "<") {
+				t.Fatalf("%s field %s holds XML", id, k)
+			}
+		}
+		break
+	}
+	if env.Real {
+		logMemory(t, env, len(want))
+	}
+
 	// Invalid parcels never reached Kafka, and each valid one did once;
 	// every payload on both topics matches its JSON Schema.
 	onKafka := readAllKeys(t, env.Kafka, bus.TopicDeclarations, schemas.Declaration)
@@ -295,5 +310,25 @@ func readAllKeys(t *testing.T, cfg bus.Config, topic, schema string) map[string]
 			t.Fatalf("%s payload at offset %d does not match %s: %v", topic, m.Offset, schema, err)
 		}
 		keys[string(m.Key)]++
+	}
+}
+
+// logMemory reports Redis bytes per declaration by kind of key (MEMORY
+// USAGE), as documented in the README.
+func logMemory(t *testing.T, env devenv.Env, n int) {
+	ctx := context.Background()
+	for _, group := range []struct{ name, pattern string }{
+		{"status hash", "d:{*}"}, {"history", "d:{*}:h"}, {"messages (receipt XML)", "d:{*}:x"},
+		{"lookup indexes", "ix:*"}, {"timelines", "tl:*"}, {"claims", "ln:*"}, {"manifests", "m:*"}, {"sent CEB603 XML", "x:*"},
+	} {
+		var total int64
+		keys := env.Redis.Keys(ctx, group.pattern).Val()
+		for _, k := range keys {
+			if group.pattern == "d:{*}" && strings.Contains(k, "}:") {
+				continue
+			}
+			total += env.Redis.MemoryUsage(ctx, k).Val()
+		}
+		t.Logf("redis memory: %-24s %6.0f bytes per declaration (%d keys)", group.name, float64(total)/float64(n), len(keys))
 	}
 }
