@@ -26,7 +26,7 @@ import (
 // ParcelResult is what became of one posted parcel.
 type ParcelResult struct {
 	Index         int               `json:"index"`
-	Row           int               `json:"row,omitempty"` // for a spreadsheet: the parcel's first row`
+	Row           int               `json:"row,omitempty"` // for a spreadsheet: the parcel's first row
 	LogisticsNo   string            `json:"logisticsNo"`
 	DeclarationID string            `json:"declarationId,omitempty"`
 	Result        string            `json:"result"` // accepted, duplicate, rejected
@@ -44,17 +44,16 @@ type ManifestReceipt struct {
 }
 
 func (s *Server) postManifest(c echo.Context) error {
-	sc := scopeOf(c)
+	tenant := scopeOf(c).Tenant
+	if tenant == "*" {
+		return errs.New(errs.Invalid, "tenant_required", "an all-tenant admin key cannot post manifests; use the courier's key")
+	}
 	m, sh, err := s.readManifest(c)
 	if err != nil {
 		return err
 	}
 	if fields := customs.CheckManifest(m); len(fields) > 0 {
 		return &errs.Error{Kind: errs.Unprocessable, Code: "invalid_manifest", Detail: "the manifest's own fields are invalid; no parcel was accepted", Fields: fields}
-	}
-	tenant := sc.Tenant
-	if tenant == "*" {
-		return errs.New(errs.Invalid, "tenant_required", "an all-tenant admin key cannot post manifests; use the courier's key")
 	}
 
 	results, fresh, freshIdx := s.declare(m, tenant, s.cfg.Screening.rulesFor(tenant))
@@ -65,30 +64,8 @@ func (s *Server) postManifest(c echo.Context) error {
 		}
 	}
 	if len(fresh) > 0 {
-		outcome, ids, err := s.store.Claim(c.Request().Context(), fresh)
-		if err != nil {
+		if err := s.claimAndPublish(c.Request().Context(), results, fresh, freshIdx); err != nil {
 			return err
-		}
-		var claimed []*customs.Declaration
-		var claimedIdx []int
-		for j, d := range fresh {
-			r := &results[freshIdx[j]]
-			switch outcome[j] {
-			case store.ClaimNew:
-				claimed, claimedIdx = append(claimed, d), append(claimedIdx, freshIdx[j])
-			case store.ClaimExisting:
-				r.Result, r.DeclarationID = "duplicate", ids[j]
-			case store.ClaimConflict:
-				r.Result, r.DeclarationID = "rejected", ""
-				r.Errors = []errs.FieldError{{Path: fmt.Sprintf("parcels[%d].copNo", r.Index), Code: customs.CodeDuplicateCopNo,
-					Message: fmt.Sprintf("agent %s has already declared copNo %s for another parcel", d.Head.AgentCode, d.Head.CopNo)}}
-			}
-		}
-		if err := s.publish(c.Request().Context(), claimed); err != nil {
-			return err
-		}
-		for _, i := range claimedIdx {
-			results[i].Result = "accepted"
 		}
 	}
 
@@ -123,6 +100,38 @@ func (s *Server) postManifest(c echo.Context) error {
 			Fields: fields, Extra: map[string]any{"manifestNo": m.ManifestNo, "parcels": results}}
 	}
 	return c.JSON(http.StatusAccepted, rec)
+}
+
+// claimAndPublish reserves the valid parcels, publishes the new ones and
+// marks each parcel's result: accepted, duplicate, or rejected for a copNo
+// its agent already used.
+func (s *Server) claimAndPublish(ctx context.Context, results []ParcelResult, fresh []*customs.Declaration, freshIdx []int) error {
+	outcome, ids, err := s.store.Claim(ctx, fresh)
+	if err != nil {
+		return err
+	}
+	var claimed []*customs.Declaration
+	var claimedIdx []int
+	for j, d := range fresh {
+		r := &results[freshIdx[j]]
+		switch outcome[j] {
+		case store.ClaimNew:
+			claimed, claimedIdx = append(claimed, d), append(claimedIdx, freshIdx[j])
+		case store.ClaimExisting:
+			r.Result, r.DeclarationID = "duplicate", ids[j]
+		case store.ClaimConflict:
+			r.Result, r.DeclarationID = "rejected", ""
+			r.Errors = []errs.FieldError{{Path: fmt.Sprintf("parcels[%d].copNo", r.Index), Code: customs.CodeDuplicateCopNo,
+				Message: fmt.Sprintf("agent %s has already declared copNo %s for another parcel", d.Head.AgentCode, d.Head.CopNo)}}
+		}
+	}
+	if err := s.publish(ctx, claimed); err != nil {
+		return err
+	}
+	for _, i := range claimedIdx {
+		results[i].Result = "accepted"
+	}
+	return nil
 }
 
 // declare validates every parcel and returns the results so far and the
