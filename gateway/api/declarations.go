@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/clearway/clearway/customs"
@@ -27,32 +28,26 @@ func (s *Server) getDeclaration(c echo.Context) error {
 // with date), or lists them newest first with filters and a cursor.
 func (s *Server) findDeclarations(c echo.Context) error {
 	q := c.QueryParams()
-	for _, field := range []string{store.ByLogisticsNo, store.ByOrderNo, store.ByCopNo, store.ByInvtNo, store.ByBillNo} {
-		if v := q.Get(field); v != "" {
-			if len(v) > 60 {
-				return badQuery(field, "at most 60 characters")
-			}
-			rs, err := s.store.Find(c.Request().Context(), scopeOf(c), field, v)
-			if err != nil {
-				return err
-			}
-			return c.JSON(http.StatusOK, store.Page{Declarations: rs})
+	for name, vs := range q {
+		switch {
+		case !slices.Contains(listParams, name):
+			return badQuery(name, "one of "+strings.Join(listParams, ", "))
+		case len(vs) != 1 || vs[0] == "":
+			return badQuery(name, "given once, with a value")
 		}
 	}
-	if v := q.Get("voyageNo"); v != "" {
-		date := q.Get("date")
-		if _, err := time.Parse("20060102", date); err != nil || len(v) > 32 {
-			return badQuery("date", "a flight is voyageNo (≤32) with date as YYYYMMDD")
-		}
-		rs, err := s.store.Find(c.Request().Context(), scopeOf(c), store.ByFlight, store.FlightKey(v, date))
-		if err != nil {
-			return err
-		}
-		return c.JSON(http.StatusOK, store.Page{Declarations: rs})
+	if q.Has("date") != q.Has("voyageNo") {
+		return badQuery("date", "given with voyageNo, and only with it")
 	}
 	lq := store.ListQuery{Status: customs.Status(q.Get("status")), TradeMode: q.Get("tradeMode"), Cursor: q.Get("cursor"), Limit: 50}
 	if lq.Status != "" && !slices.Contains(customs.Statuses, lq.Status) {
 		return badQuery("status", "one of the documented statuses")
+	}
+	if lq.TradeMode != "" && lq.TradeMode != "9610" && lq.TradeMode != "1210" {
+		return badQuery("tradeMode", "9610 or 1210")
+	}
+	if len(lq.Cursor) > 200 {
+		return badQuery("cursor", "the next value of a previous page")
 	}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -70,12 +65,45 @@ func (s *Server) findDeclarations(c echo.Context) error {
 			*t = parsed
 		}
 	}
-	page, err := s.store.List(c.Request().Context(), scopeOf(c), lq)
+	field, value := "", ""
+	for _, f := range []string{store.ByLogisticsNo, store.ByOrderNo, store.ByCopNo, store.ByInvtNo, store.ByBillNo, "voyageNo"} {
+		if v := q.Get(f); v != "" {
+			if field != "" {
+				return badQuery(f, "alone: look up by one number at a time")
+			}
+			field, value = f, v
+		}
+	}
+	if field == "" {
+		page, err := s.store.List(c.Request().Context(), scopeOf(c), lq)
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, page)
+	}
+	if len(q) > 1 && !(field == "voyageNo" && len(q) == 2) {
+		return badQuery(field, "alone: a lookup takes no list filters")
+	}
+	if len(value) > 60 {
+		return badQuery(field, "at most 60 characters")
+	}
+	if field == "voyageNo" {
+		date := q.Get("date")
+		if _, err := time.Parse("20060102", date); err != nil || len(value) > 32 {
+			return badQuery("date", "a flight is voyageNo (≤32) with date as YYYYMMDD")
+		}
+		field, value = store.ByFlight, store.FlightKey(value, date)
+	}
+	rs, err := s.store.Find(c.Request().Context(), scopeOf(c), field, value)
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, page)
+	return c.JSON(http.StatusOK, store.Page{Declarations: rs})
 }
+
+// listParams are the query parameters findDeclarations takes.
+var listParams = []string{store.ByLogisticsNo, store.ByOrderNo, store.ByCopNo, store.ByInvtNo, store.ByBillNo, "voyageNo", "date",
+	"status", "tradeMode", "from", "to", "limit", "cursor"}
 
 func badQuery(param, want string) error {
 	return &errs.Error{Kind: errs.Invalid, Code: "bad_query", Detail: fmt.Sprintf("%s must be %s", param, want),

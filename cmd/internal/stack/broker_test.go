@@ -183,7 +183,11 @@ func TestBrokersFindSubscribeResumeAndRebuild(t *testing.T) {
 	}
 	for pages := 0; pages < 20; pages++ {
 		var page store.Page
-		call(t, "GET", base+"/v1/declarations?status=rejected&limit=7&cursor="+cursor, "dev-courier-key", nil, &page)
+		q := "status=rejected&limit=7"
+		if cursor != "" {
+			q += "&cursor=" + cursor
+		}
+		call(t, "GET", base+"/v1/declarations?"+q, "dev-courier-key", nil, &page)
 		if pages == 0 {
 			extra := sample.Manifest("BROKER-2", 5, sample.Options{Seed: 5, Prefix: "NEW"})
 			b, _ := json.Marshal(extra)
