@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/clearway/clearway/customs/errs"
@@ -55,6 +57,17 @@ func (s *Server) unblockWebhook(c echo.Context) error {
 
 var streamID = regexp.MustCompile(`^[0-9]{1,20}-[0-9]{1,20}$`)
 
+// validStreamID: an id as Redis Streams write them, two 64-bit numbers.
+func validStreamID(id string) bool {
+	ms, seq, ok := strings.Cut(id, "-")
+	if !ok || !streamID.MatchString(id) {
+		return false
+	}
+	_, err1 := strconv.ParseUint(ms, 10, 64)
+	_, err2 := strconv.ParseUint(seq, 10, 64)
+	return err1 == nil && err2 == nil
+}
+
 // maxStream bounds one Server-Sent Events connection; clients reconnect
 // with Last-Event-ID and lose nothing.
 const maxStream = time.Hour
@@ -64,12 +77,17 @@ const maxStream = time.Hour
 // reconnects with Last-Event-ID resumes right after it.
 func (s *Server) events(c echo.Context) error {
 	sc := scopeOf(c)
-	last := c.Request().Header.Get("Last-Event-ID")
-	if last == "" {
-		last = c.QueryParam("lastEventId")
+	var last string
+	for name, vs := range map[string][]string{"Last-Event-ID": c.Request().Header.Values("Last-Event-ID"), "lastEventId": c.QueryParams()["lastEventId"]} {
+		for _, v := range vs {
+			if !validStreamID(v) {
+				return badQuery(name, "an id this stream sent")
+			}
+			last = v
+		}
 	}
-	if last != "" && !streamID.MatchString(last) {
-		return badQuery("Last-Event-ID", "an id this stream sent")
+	if h := c.Request().Header.Get("Last-Event-ID"); h != "" {
+		last = h // the header, which browsers send on reconnecting, wins
 	}
 	ctx := c.Request().Context()
 	key := notify.StreamKey(sc)
