@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"slices"
 	"sort"
 	"time"
 
@@ -18,14 +19,7 @@ import (
 var Roles = []string{"courier", "broker", "airport", "admin"}
 
 // ValidRole reports whether role is one of Roles.
-func ValidRole(role string) bool {
-	for _, r := range Roles {
-		if r == role {
-			return true
-		}
-	}
-	return false
-}
+func ValidRole(role string) bool { return slices.Contains(Roles, role) }
 
 // APIKey describes a stored key; the secret itself is never stored, only
 // its SHA-256.

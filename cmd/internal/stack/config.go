@@ -138,14 +138,9 @@ func (c *Config) Validate(parts Parts) error {
 	return errors.Join(errs...)
 }
 
+// split reads a comma-separated list.
 func split(s string) []string {
-	var out []string
-	for _, v := range strings.Split(s, ",") {
-		if v = strings.TrimSpace(v); v != "" {
-			out = append(out, v)
-		}
-	}
-	return out
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' })
 }
 
 // env reads typed variables, collecting every error instead of stopping at
