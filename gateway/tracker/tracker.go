@@ -59,7 +59,7 @@ func (t *Tracker) HandleDeclarations(ctx context.Context, msgs []kafka.Message) 
 		decls = append(decls, d)
 	}
 	if len(poison) > 0 {
-		if err := bus.DeadLetter(ctx, t.writer, "undecodable declaration", poison...); err != nil {
+		if err := t.deadLetter(ctx, "undecodable declaration", poison...); err != nil {
 			return err
 		}
 	}
@@ -79,7 +79,7 @@ func (t *Tracker) HandleReceipts(ctx context.Context, msgs []kafka.Message) erro
 		}
 		if err != nil {
 			t.log.Error("unusable receipt event; dead-lettered", "partition", m.Partition, "offset", m.Offset, "err", err)
-			if err := bus.DeadLetter(ctx, t.writer, err.Error(), m); err != nil {
+			if err := t.deadLetter(ctx, err.Error(), m); err != nil {
 				return err
 			}
 			continue
@@ -102,6 +102,16 @@ func (t *Tracker) HandleReceipts(ctx context.Context, msgs []kafka.Message) erro
 		return err
 	}
 	return t.publishChanges(ctx, applied)
+}
+
+// deadLetter sets aside what cannot be processed. A rebuild replays
+// messages that were dead-lettered when first consumed, so it does not add
+// them again.
+func (t *Tracker) deadLetter(ctx context.Context, reason string, msgs ...kafka.Message) error {
+	if t.replaying {
+		return nil
+	}
+	return bus.DeadLetter(ctx, t.writer, reason, msgs...)
 }
 
 // publishChanges publishes a status event for every transition applied
