@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/clearway/clearway/customs"
@@ -28,13 +27,8 @@ func (s *Server) getDeclaration(c echo.Context) error {
 // with date), or lists them newest first with filters and a cursor.
 func (s *Server) findDeclarations(c echo.Context) error {
 	q := c.QueryParams()
-	for name, vs := range q {
-		switch {
-		case !slices.Contains(listParams, name):
-			return badQuery(name, "one of "+strings.Join(listParams, ", "))
-		case len(vs) != 1 || vs[0] == "":
-			return badQuery(name, "given once, with a value")
-		}
+	if err := onlyParams(q, listParams); err != nil {
+		return err
 	}
 	if q.Has("date") != q.Has("voyageNo") {
 		return badQuery("date", "given with voyageNo, and only with it")

@@ -24,6 +24,9 @@ var policy = map[string][]string{
 	"GET /v1/admin/blacklist":             {"admin"},
 	"POST /v1/admin/blacklist":            {"admin"},
 	"DELETE /v1/admin/blacklist/:id":      {"admin"},
+	"GET /v1/stats/green-channel":         {"airport", "admin"},
+	"GET /v1/flights":                     {"airport", "admin"},
+	"GET /v1/flights/:voyageNo/:date":     {"airport", "admin"},
 }
 
 // Policy returns the matrix, for documentation and tests.

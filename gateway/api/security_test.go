@@ -93,6 +93,12 @@ func TestRoleMatrix(t *testing.T) {
 			cell{"courier": 403, "other courier": 403, "broker": 403, "other broker": 403, "airport": 403, "admin": 204}},
 		{"GET", "/v1/events", nil,
 			cell{"courier": 200, "other courier": 200, "broker": 200, "other broker": 200, "airport": 200, "admin": 200}},
+		{"GET", "/v1/stats/green-channel", nil,
+			cell{"courier": 403, "other courier": 403, "broker": 403, "other broker": 403, "airport": 200, "admin": 200}},
+		{"GET", "/v1/flights", nil,
+			cell{"courier": 403, "other courier": 403, "broker": 403, "other broker": 403, "airport": 200, "admin": 200}},
+		{"GET", "/v1/flights/CA9999/2026-11-28", nil,
+			cell{"courier": 403, "other courier": 403, "broker": 403, "other broker": 403, "airport": 404, "admin": 404}},
 	}
 	covered := map[string]bool{}
 	for _, row := range matrix {

@@ -125,6 +125,9 @@ func New(cfg Config, d Deps) *Server {
 	v1.GET("/admin/blacklist", s.listBlacklist)
 	v1.POST("/admin/blacklist", s.addBlacklist)
 	v1.DELETE("/admin/blacklist/:id", s.removeBlacklist)
+	v1.GET("/stats/green-channel", s.greenChannel)
+	v1.GET("/flights", s.flights)
+	v1.GET("/flights/:voyageNo/:date", s.flight)
 	s.echo = e
 	return s
 }

@@ -18,13 +18,31 @@ func sentMessageKey(guid string) string   { return "x:" + guid }
 // createScript records an accepted declaration. It is idempotent and
 // commutes with transitions: the gateway (after Kafka's ack) and the tracker
 // (from Kafka) both run it, and a receipt that overtook it keeps its status.
-// KEYS: decl, history. ARGV: at, history entry, then field/value pairs.
-var createScript = redis.NewScript(`
+// The first run (marker field "cd") counts the parcel as declared, adds it
+// to its flight's readiness and counts what receipts that overtook it had
+// to leave pending.
+// KEYS: decl, history, stats hour, stats day (of acceptedAt).
+// ARGV: at, history entry, declaration id, values ("currency:amount,…" in
+// 1/100000), hour TTL, day TTL, flight TTL (seconds), then field/value pairs.
+var createScript = redis.NewScript(statsLua + `
 local fresh = redis.call('HSETNX', KEYS[1], 'rank', '10')
-redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+redis.call('HSET', KEYS[1], unpack(ARGV, 8))
 if fresh == 1 then
   redis.call('HSET', KEYS[1], 'status', 'accepted', 'updatedAt', ARGV[1])
   redis.call('RPUSH', KEYS[2], ARGV[2])
+end
+if redis.call('HSETNX', KEYS[1], 'cd', '1') == 1 then
+  local h = facts(KEYS[1])
+  for _, p in ipairs({{KEYS[3], ARGV[5]}, {KEYS[4], ARGV[6]}}) do
+    bump(h, p[1], 'declared', 1, p[2])
+    for cur, amount in string.gmatch(ARGV[4], '(%w+):(%d+)') do bump(h, p[1], 'value:' .. cur, tonumber(amount), p[2]) end
+  end
+  flight(h, ARGV[3], nil, h.status, ARGV[7])
+  local pending = redis.call('HGET', KEYS[1], 'sp')
+  if pending then
+    for _, ev in ipairs(cjson.decode(pending)) do count(h, ev) end
+    redis.call('HDEL', KEYS[1], 'sp')
+  end
 end
 return fresh
 `)
@@ -34,17 +52,23 @@ return fresh
 // higher rank, so a duplicated or late receipt changes nothing. Each
 // applied rank is marked, so a redelivered receipt can be told apart from a
 // stale one: its status event is published again (at least once), a stale
-// one's never. A final status starts the retention clock.
-// KEYS: decl, history, messages.
+// one's never. A final status starts the retention clock. Statistics and
+// flight readiness change in the same step, so they count each applied
+// change exactly once; a change that overtook the declaration's record is
+// counted when the record arrives (createScript).
+// KEYS: decl, history, messages, stats hour, stats day (of the change).
 // ARGV: rank, status, code, returnInfo, invtNo, preNo, at, receipt field,
-// receipt value, history entry, messageGuid, retention seconds if final.
+// receipt value, history entry, messageGuid, retention seconds if final,
+// statistics metric or ”, at in Unix ms, hour TTL, day TTL, flight TTL,
+// declaration id.
 // Returns {1 applied | 2 applied before | 0 stale, tenant, agentCode,
 // logisticsNo, manifestId}.
-var transitionScript = redis.NewScript(`
+var transitionScript = redis.NewScript(statsLua + `
 if ARGV[8] ~= '' then redis.call('HSETNX', KEYS[3], ARGV[8], ARGV[9]) end
 local cur = tonumber(redis.call('HGET', KEYS[1], 'rank') or '-1')
 local result = 0
 if tonumber(ARGV[1]) > cur then
+  local h = facts(KEYS[1])
   redis.call('HSET', KEYS[1], 'rank', ARGV[1], 'status', ARGV[2], 'updatedAt', ARGV[7], 'a:' .. ARGV[1], ARGV[3])
   if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'code', ARGV[3]) end
   if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'returnInfo', ARGV[4]) end
@@ -54,6 +78,19 @@ if tonumber(ARGV[1]) > cur then
   redis.call('RPUSH', KEYS[2], ARGV[10])
   if ARGV[12] ~= '' then
     for i = 1, 3 do redis.call('EXPIRE', KEYS[i], ARGV[12]) end
+  end
+  if redis.call('HEXISTS', KEYS[1], 'cd') == 1 then
+    flight(h, ARGV[18], h.status, ARGV[2], ARGV[17])
+  end
+  if ARGV[13] ~= '' then
+    local ev = {m = ARGV[13], hk = KEYS[4], dk = KEYS[5], ms = tonumber(ARGV[14]), info = ARGV[4], ht = ARGV[15], dt = ARGV[16]}
+    if h.tenant then
+      count(h, ev)
+    else
+      local pending = cjson.decode(redis.call('HGET', KEYS[1], 'sp') or '[]')
+      table.insert(pending, ev)
+      redis.call('HSET', KEYS[1], 'sp', cjson.encode(pending))
+    end
   end
   result = 1
 elseif redis.call('HGET', KEYS[1], 'a:' .. ARGV[1]) == ARGV[3] then

@@ -226,9 +226,12 @@ func (s *Store) Create(ctx context.Context, decls []*customs.Declaration) error 
 				at := stamp(d.AcceptedAt)
 				entry, _ := json.Marshal(HistoryEntry{Status: customs.Accepted, At: d.AcceptedAt, Source: "clearway"})
 				h := &d.Head
-				createScript.EvalSha(ctx, p, []string{declKey(d.ID), historyKey(d.ID)}, at, entry,
+				hour, day := statsKeys(d.AcceptedAt)
+				createScript.EvalSha(ctx, p, []string{declKey(d.ID), historyKey(d.ID), hour, day}, at, entry, d.ID, declaredValues(d),
+					seconds(statsHourTTL), seconds(statsDayTTL), seconds(s.indexTTL()),
 					"tenant", d.Tenant, "manifestId", d.ManifestID, "logisticsNo", h.LogisticsNo, "copNo", h.CopNo,
 					"orderNo", h.OrderNo, "agentCode", h.AgentCode, "tradeMode", h.TradeMode, "acceptedAt", at,
+					"acceptedMs", d.AcceptedAt.UnixMilli(), "country", h.Country, "customsCode", h.CustomsCode,
 					"voyageNo", h.VoyageNo, "billNo", h.BillNo, "ieDate", h.IeDate)
 			}
 			for id := range manifests {
@@ -279,10 +282,12 @@ func (s *Store) Apply(ctx context.Context, ts []Transition) ([]Applied, error) {
 				entry, _ := json.Marshal(HistoryEntry{Status: t.Status, Code: t.Code, Info: t.ReturnInfo, At: t.At, Source: t.Source})
 				ttl := ""
 				if t.Status.Final() {
-					ttl = strconv.Itoa(int(s.retention.Seconds()))
+					ttl = seconds(s.retention)
 				}
-				cmds[i] = transitionScript.EvalSha(ctx, p, []string{declKey(t.DeclarationID), historyKey(t.DeclarationID), messagesKey(t.DeclarationID)},
-					t.Rank, string(t.Status), t.Code, t.ReturnInfo, t.InvtNo, t.PreNo, stamp(t.At), t.MessageField, t.MessageValue, entry, t.MessageGUID, ttl)
+				hour, day := statsKeys(t.At)
+				cmds[i] = transitionScript.EvalSha(ctx, p, []string{declKey(t.DeclarationID), historyKey(t.DeclarationID), messagesKey(t.DeclarationID), hour, day},
+					t.Rank, string(t.Status), t.Code, t.ReturnInfo, t.InvtNo, t.PreNo, stamp(t.At), t.MessageField, t.MessageValue, entry, t.MessageGUID, ttl,
+					metricOf(t), t.At.UnixMilli(), seconds(statsHourTTL), seconds(statsDayTTL), seconds(s.indexTTL()), t.DeclarationID)
 			}
 			return nil
 		})

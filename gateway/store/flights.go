@@ -1,0 +1,175 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/clearway/clearway/customs"
+	"github.com/clearway/clearway/customs/errs"
+	"github.com/redis/go-redis/v9"
+)
+
+// Readiness counts a flight's (or one master air waybill's) parcels:
+// Parcels = Released + Pending + Held; Inspected are pending under
+// inspection. Held parcels (rejected, detained, returned, in error) stay
+// off the flight until someone acts. ReadyToLoad when every parcel bound
+// to it is released.
+type Readiness struct {
+	Parcels     int64 `json:"parcels"`
+	Released    int64 `json:"released"`
+	Pending     int64 `json:"pending"`
+	Inspected   int64 `json:"inspected"`
+	Held        int64 `json:"held"`
+	ReadyToLoad bool  `json:"readyToLoad"`
+}
+
+func (r *Readiness) add(s customs.Status, n int64) {
+	r.Parcels += n
+	switch {
+	case s == customs.Released || s == customs.Cleared:
+		r.Released += n
+	case heldOffFlight(s):
+		r.Held += n
+	default:
+		r.Pending += n
+		if s == customs.Inspection {
+			r.Inspected += n
+		}
+	}
+	r.ReadyToLoad = r.Parcels > 0 && r.Released == r.Parcels
+}
+
+// WaybillReadiness is one master air waybill's readiness.
+type WaybillReadiness struct {
+	BillNo string `json:"billNo"`
+	Readiness
+}
+
+// HeldParcel is a parcel kept off its flight, without personal data.
+type HeldParcel struct {
+	DeclarationID string         `json:"declarationId"`
+	LogisticsNo   string         `json:"logisticsNo"`
+	BillNo        string         `json:"billNo,omitempty"`
+	Status        customs.Status `json:"status"`
+	Code          string         `json:"code,omitempty"`
+	ReturnInfo    string         `json:"returnInfo,omitempty"`
+}
+
+// Flight is one flight's readiness to load.
+type Flight struct {
+	VoyageNo string `json:"voyageNo"`
+	Date     string `json:"date"` // YYYY-MM-DD
+	Readiness
+	Waybills             []WaybillReadiness `json:"waybills"`
+	HeldParcels          []HeldParcel       `json:"heldParcels"`
+	HeldParcelsTruncated bool               `json:"heldParcelsTruncated,omitempty"`
+}
+
+// heldListedPerFlight bounds the held parcels listed per flight in a
+// day's list; one flight's view lists them all.
+const heldListedPerFlight = 20
+
+func flightKey(ieDate, voyageNo string) string     { return "fl:" + ieDate + ":" + voyageNo }
+func flightHeldKey(ieDate, voyageNo string) string { return "flh:" + ieDate + ":" + voyageNo }
+func flightsOfDayKey(ieDate string) string         { return "fls:" + ieDate }
+
+// Flights lists the flights of ieDate (YYYYMMDD) with their readiness.
+func (s *Store) Flights(ctx context.Context, ieDate string) ([]Flight, error) {
+	voyages, err := s.rdb.SMembers(ctx, flightsOfDayKey(ieDate)).Result()
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	sort.Strings(voyages)
+	return s.flights(ctx, ieDate, voyages, heldListedPerFlight)
+}
+
+// Flight reads one flight's readiness with all its held parcels.
+func (s *Store) Flight(ctx context.Context, ieDate, voyageNo string) (*Flight, error) {
+	fs, err := s.flights(ctx, ieDate, []string{voyageNo}, -1)
+	if err != nil {
+		return nil, err
+	}
+	if fs[0].Parcels == 0 {
+		return nil, errs.New(errs.NotFound, "not_found", "no parcels are bound to flight %s on %s", voyageNo, fs[0].Date)
+	}
+	return &fs[0], nil
+}
+
+// flights reads the readiness of voyages, listing up to maxHeld held
+// parcels of each (all when negative).
+func (s *Store) flights(ctx context.Context, ieDate string, voyages []string, maxHeld int) ([]Flight, error) {
+	counts := make([]*redis.MapStringStringCmd, len(voyages))
+	held := make([]*redis.StringSliceCmd, len(voyages))
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, v := range voyages {
+			counts[i] = p.HGetAll(ctx, flightKey(ieDate, v))
+			held[i] = p.SMembers(ctx, flightHeldKey(ieDate, v))
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, unavailable(err)
+	}
+	date := ieDate[0:4] + "-" + ieDate[4:6] + "-" + ieDate[6:8]
+	out := make([]Flight, len(voyages))
+	for i, v := range voyages {
+		f := Flight{VoyageNo: v, Date: date, Waybills: []WaybillReadiness{}, HeldParcels: []HeldParcel{}}
+		bills := map[string]*WaybillReadiness{}
+		for field, raw := range counts[i].Val() {
+			bill, status, _ := strings.Cut(field, "|")
+			n, _ := strconv.ParseInt(raw, 10, 64)
+			if n == 0 {
+				continue
+			}
+			if bills[bill] == nil {
+				bills[bill] = &WaybillReadiness{BillNo: bill}
+			}
+			bills[bill].add(customs.Status(status), n)
+			f.add(customs.Status(status), n)
+		}
+		for _, b := range bills {
+			f.Waybills = append(f.Waybills, *b)
+		}
+		sort.Slice(f.Waybills, func(a, b int) bool { return f.Waybills[a].BillNo < f.Waybills[b].BillNo })
+		ids := held[i].Val()
+		sort.Strings(ids)
+		if maxHeld >= 0 && len(ids) > maxHeld {
+			ids, f.HeldParcelsTruncated = ids[:maxHeld], true
+		}
+		parcels, err := s.heldParcels(ctx, ids)
+		if err != nil {
+			return nil, err
+		}
+		f.HeldParcels = parcels
+		out[i] = f
+	}
+	return out, nil
+}
+
+func (s *Store) heldParcels(ctx context.Context, ids []string) ([]HeldParcel, error) {
+	cmds := make([]*redis.SliceCmd, len(ids))
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, id := range ids {
+			cmds[i] = p.HMGet(ctx, declKey(id), "logisticsNo", "billNo", "status", "code", "returnInfo")
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, unavailable(err)
+	}
+	out := make([]HeldParcel, 0, len(ids))
+	for i, c := range cmds {
+		v := make([]string, 5)
+		for j, x := range c.Val() {
+			v[j], _ = x.(string)
+		}
+		if v[2] == "" {
+			continue // expired with its retention
+		}
+		out = append(out, HeldParcel{DeclarationID: ids[i], LogisticsNo: v[0], BillNo: v[1], Status: customs.Status(v[2]), Code: v[3], ReturnInfo: v[4]})
+	}
+	return out, nil
+}

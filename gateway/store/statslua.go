@@ -1,0 +1,66 @@
+package store
+
+import "fmt"
+
+// statsLua is shared by the create and transition scripts: it keeps the
+// green-channel statistics and flight readiness inside the same atomic
+// step that changes a declaration, so each counts what was applied, once.
+//
+// A statistics period is a hash (st:h:<YYYYMMDDHH>, st:d:<YYYYMMDD>, China
+// time) of counters: "<metric>" for the whole channel and
+// "<metric>|<dimension>|<value>" per courier, country, tradeMode, customs
+// office and flight; "t:dr:<bucket>" and "t:ar:<bucket>" the clearance
+// time histograms (declared → released, arrival → released); "r:<reason>"
+// rejection reasons.
+//
+// A flight's readiness is a hash fl:<ieDate>:<voyageNo> of
+// "<billNo>|<status>" → parcels, the set fls:<ieDate> of its flights, and
+// flh:<ieDate>:<voyageNo>, the ids of its held parcels.
+var statsLua = fmt.Sprintf(`
+local LOG_GAMMA = math.log(%.17g)
+local DIMS = {{'courier', 'tenant'}, {'country', 'country'}, {'tradeMode', 'tradeMode'}, {'customsOffice', 'customsCode'}, {'flight', 'voyageNo'}}
+local HELD = {rejected = true, detained = true, returned = true, error = true}
+
+local function facts(key)
+  local v = redis.call('HMGET', key, 'tenant', 'country', 'tradeMode', 'customsCode', 'voyageNo', 'acceptedMs', 'arrivedMs', 'billNo', 'ieDate', 'status')
+  return {tenant = v[1] or nil, country = v[2] or nil, tradeMode = v[3] or nil, customsCode = v[4] or nil, voyageNo = v[5] or nil,
+    acceptedMs = v[6] or nil, arrivedMs = v[7] or nil, billNo = v[8] or '', ieDate = v[9] or '', status = v[10] or nil}
+end
+
+local function bump(h, key, field, by, ttl)
+  redis.call('HINCRBY', key, field, by)
+  for _, d in ipairs(DIMS) do
+    local v = h[d[2]]
+    if v and v ~= '' then redis.call('HINCRBY', key, field .. '|' .. d[1] .. '|' .. v, by) end
+  end
+  redis.call('EXPIRE', key, ttl)
+end
+
+local function observe(key, prefix, ms)
+  local b = 0
+  if ms > 1 then b = math.ceil(math.log(ms) / LOG_GAMMA) end
+  redis.call('HINCRBY', key, prefix .. b, 1)
+end
+
+local function count(h, ev)
+  for _, p in ipairs({{ev.hk, ev.ht}, {ev.dk, ev.dt}}) do
+    bump(h, p[1], ev.m, 1, p[2])
+    if ev.m == 'released' then
+      if h.acceptedMs then observe(p[1], 't:dr:', ev.ms - tonumber(h.acceptedMs)) end
+      if h.arrivedMs then observe(p[1], 't:ar:', ev.ms - tonumber(h.arrivedMs)) end
+    elseif ev.m == 'rejected' and ev.info ~= '' then
+      redis.call('HINCRBY', p[1], 'r:' .. ev.info, 1)
+    end
+  end
+end
+
+local function flight(h, id, old, new, ttl)
+  if not h.voyageNo or h.voyageNo == '' then return end
+  local key, held = 'fl:' .. h.ieDate .. ':' .. h.voyageNo, 'flh:' .. h.ieDate .. ':' .. h.voyageNo
+  if old then redis.call('HINCRBY', key, h.billNo .. '|' .. old, -1) end
+  redis.call('HINCRBY', key, h.billNo .. '|' .. new, 1)
+  if HELD[new] then redis.call('SADD', held, id) elseif old and HELD[old] then redis.call('SREM', held, id) end
+  redis.call('SADD', 'fls:' .. h.ieDate, h.voyageNo)
+  for _, k in ipairs({key, held, 'fls:' .. h.ieDate}) do redis.call('EXPIRE', k, ttl) end
+end
+`, histogramGamma)
