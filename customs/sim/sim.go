@@ -24,6 +24,7 @@ type Config struct {
 	Seed           uint64        // with the same seed, each copNo gets the same outcome
 	InspectionRate float64       // share of inventories inspected (500) before release
 	RejectionRate  float64       // share rejected (100)
+	DetentionRate  float64       // share detained after inspection (501)
 	StepDelay      time.Duration // time between one receipt of an inventory and the next
 	CustomsNodeID  string        // the SenderId of envelopes customs sends back
 }
@@ -37,8 +38,11 @@ type Outcome struct {
 // Final is the last status the simulator sends.
 func (o Outcome) Final() string { return o.Codes[len(o.Codes)-1] }
 
-// RejectReason is the returnInfo of a simulated rejection.
-const RejectReason = "商品信息与订单不符，退单 (goods do not match the order)"
+// Reasons customs gives for a simulated rejection and detention.
+const (
+	RejectReason = "商品信息与订单不符，退单 (goods do not match the order)"
+	DetainReason = "查验发现侵权嫌疑，扣留 (suspected infringement found on inspection; detained)"
+)
 
 // Decide is the outcome for copNo under cfg: a pure function, so a test can
 // compute what the simulator will answer.
@@ -48,7 +52,9 @@ func (c Config) Decide(agentCode, copNo string) Outcome {
 	switch {
 	case u < c.RejectionRate:
 		return Outcome{Codes: []string{"2", "100"}, ReturnInfo: RejectReason}
-	case u < c.RejectionRate+c.InspectionRate:
+	case u < c.RejectionRate+c.DetentionRate:
+		return Outcome{Codes: []string{"2", "120", "500", "501"}, ReturnInfo: DetainReason}
+	case u < c.RejectionRate+c.DetentionRate+c.InspectionRate:
 		return Outcome{Codes: []string{"2", "120", "500", "399", "800"}}
 	default:
 		return Outcome{Codes: []string{"2", "120", "399", "800"}}
@@ -144,7 +150,7 @@ func info(code, reason string) string {
 		return "海关审结"
 	case "800":
 		return "放行"
-	case "100":
+	case "100", "501":
 		return reason
 	}
 	return ""

@@ -348,12 +348,13 @@ func TestBrokersFindSubscribeResumeAndRebuild(t *testing.T) {
 	}
 }
 
-// snapshot renders every key the declarations own (not keys, blacklist,
-// webhooks, streams or counters, which are not derived from Kafka).
+// snapshot renders every key the declarations own, statistics and flight
+// readiness included (not API keys, blacklist, webhooks, streams or rate
+// counters, which are not derived from Kafka).
 func snapshot(t *testing.T, rdb *redis.Client) map[string]string {
 	ctx := context.Background()
 	out := map[string]string{}
-	for _, pattern := range []string{"d:*", "m:*", "ix:*", "tl:*", "ln:*", "x:*"} {
+	for _, pattern := range []string{"d:*", "m:*", "ix:*", "tl:*", "ln:*", "x:*", "st:*", "fl*"} {
 		keys, err := rdb.Keys(ctx, pattern).Result()
 		if err != nil {
 			t.Fatal(err)

@@ -100,6 +100,7 @@ func FromEnv() (Config, error) {
 			Seed:           uint64(e.int("CLEARWAY_SIM_SEED", 1)),
 			InspectionRate: e.float("CLEARWAY_SIM_INSPECTION_RATE", 0.05),
 			RejectionRate:  e.float("CLEARWAY_SIM_REJECTION_RATE", 0.02),
+			DetentionRate:  e.float("CLEARWAY_SIM_DETENTION_RATE", 0.005),
 			StepDelay:      e.duration("CLEARWAY_SIM_STEP_DELAY", 500*time.Millisecond),
 		},
 		ShutdownGrace: e.duration("CLEARWAY_SHUTDOWN_GRACE", 10*time.Second),
@@ -132,8 +133,8 @@ func (c *Config) Validate(parts Parts) error {
 	if c.Kafka.Retention > 0 && c.Kafka.Retention < c.Retention+30*24*time.Hour {
 		errs = append(errs, errors.New("CLEARWAY_KAFKA_RETENTION must exceed CLEARWAY_RETENTION by at least 30 days: Redis is rebuilt from Kafka"))
 	}
-	if r := c.Sim.InspectionRate + c.Sim.RejectionRate; c.Sim.InspectionRate < 0 || c.Sim.RejectionRate < 0 || r > 1 {
-		errs = append(errs, errors.New("CLEARWAY_SIM_INSPECTION_RATE and CLEARWAY_SIM_REJECTION_RATE must be ≥ 0 and add up to at most 1"))
+	if r := c.Sim.InspectionRate + c.Sim.RejectionRate + c.Sim.DetentionRate; c.Sim.InspectionRate < 0 || c.Sim.RejectionRate < 0 || c.Sim.DetentionRate < 0 || r > 1 {
+		errs = append(errs, errors.New("CLEARWAY_SIM_INSPECTION_RATE, CLEARWAY_SIM_REJECTION_RATE and CLEARWAY_SIM_DETENTION_RATE must be ≥ 0 and add up to at most 1"))
 	}
 	return errors.Join(errs...)
 }

@@ -287,29 +287,38 @@ func validateXSD(t *testing.T, dir, xsd string) {
 	}
 }
 
-// readAllKeys reads a topic from the start until it goes quiet, checks each
-// payload against its JSON Schema, and counts the messages per key.
+// readAllKeys counts a topic's messages per key (see readAll).
 func readAllKeys(t *testing.T, cfg bus.Config, topic, schema string) map[string]int {
+	keys := map[string]int{}
+	for _, m := range readAll(t, cfg, topic, schema) {
+		keys[string(m.Key)]++
+	}
+	return keys
+}
+
+// readAll reads a topic from the start until it goes quiet and checks
+// each payload against its JSON Schema.
+func readAll(t *testing.T, cfg bus.Config, topic, schema string) []kafka.Message {
 	t.Helper()
 	sch, err := schemas.Compile(schema)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: cfg.Brokers, Topic: cfg.TopicPrefix + topic, GroupID: cfg.TopicPrefix + "count-" + topic,
-		StartOffset: kafka.FirstOffset, MaxWait: 200 * time.Millisecond})
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: cfg.Brokers, Topic: cfg.TopicPrefix + topic, StartOffset: kafka.FirstOffset,
+		GroupID: fmt.Sprintf("%sread-%s-%d", cfg.TopicPrefix, topic, time.Now().UnixNano()), MaxWait: 200 * time.Millisecond})
 	defer r.Close()
-	keys := map[string]int{}
+	var out []kafka.Message
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		m, err := r.ReadMessage(ctx)
 		cancel()
 		if err != nil {
-			return keys
+			return out
 		}
 		if err := schemas.Validate(sch, m.Value); err != nil {
 			t.Fatalf("%s payload at offset %d does not match %s: %v", topic, m.Offset, schema, err)
 		}
-		keys[string(m.Key)]++
+		out = append(out, m)
 	}
 }
 

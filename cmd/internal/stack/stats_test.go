@@ -1,0 +1,204 @@
+package stack
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/clearway/clearway/customs/bus"
+	"github.com/clearway/clearway/customs/sample"
+	"github.com/clearway/clearway/customs/sim"
+	"github.com/clearway/clearway/gateway/store"
+	"github.com/clearway/clearway/gateway/tracker"
+	"github.com/clearway/clearway/schemas"
+	"github.com/segmentio/kafka-go"
+)
+
+// The statistics a seeded run produces equal an independent count from
+// the raw Kafka topics (exactly for counts, within the stated histogram
+// error for percentiles), and do not move when every receipt is delivered
+// again.
+func TestGreenChannelStatisticsMatchTheRawReceipts(t *testing.T) {
+	simCfg := sim.Config{Seed: 7, InspectionRate: 0.2, RejectionRate: 0.1, DetentionRate: 0.05, StepDelay: 20 * time.Millisecond}
+	s, env := startStack(t, simCfg)
+	today := time.Now().In(store.China).Format("20060102")
+	m := sample.Manifest("STATS-400", 400, sample.Options{Seed: 11, Prefix: "GCS", Bonded: 0.2, Flight: "MU2091", IeDate: today})
+	var rec struct {
+		Accepted int `json:"accepted"`
+		Parcels  []struct {
+			DeclarationID string `json:"declarationId"`
+			LogisticsNo   string `json:"logisticsNo"`
+		} `json:"parcels"`
+	}
+	if code := call(t, "POST", s.URL+"/v1/manifests", "dev-courier-key", mustJSON(m), &rec); code != 202 || rec.Accepted != 400 {
+		t.Fatalf("POST manifest: %d, %d accepted", code, rec.Accepted)
+	}
+	want := map[string]string{}
+	for _, p := range rec.Parcels {
+		want[p.DeclarationID] = p.LogisticsNo
+	}
+	waitFinal(t, s, want)
+
+	// The independent count: declarations and receipts as Kafka holds them.
+	accepted := map[string]time.Time{}
+	for _, msg := range readAll(t, env.Kafka, bus.TopicDeclarations, schemas.Declaration) {
+		d, err := bus.DecodeDeclaration(msg.Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		accepted[d.ID] = d.AcceptedAt
+	}
+	first := map[string]time.Time{} // declarationId/returnStatus → when first received
+	for _, msg := range readAll(t, env.Kafka, bus.TopicReceipts, schemas.ReceiptEvent) {
+		e, err := bus.DecodeReceipt(msg.Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k := e.DeclarationID + "/" + e.ReturnStatus
+		if e.Kind == bus.KindReceipt && (first[k].IsZero() || e.At.Before(first[k])) {
+			first[k] = e.At
+		}
+	}
+	counts := map[string]int64{"declared": int64(len(accepted))}
+	metric := map[string]string{"800": "released", "500": "inspected", "100": "rejected", "501": "detained"}
+	var durations []float64
+	from, to := time.Now(), time.Time{}
+	for k, at := range first {
+		id, code := k[:36], k[37:]
+		if name := metric[code]; name != "" {
+			counts[name]++
+		}
+		if code == "800" {
+			durations = append(durations, float64(at.Sub(accepted[id]).Milliseconds()))
+		}
+		from, to = minTime(from, at, accepted[id]), maxTime(to, at)
+	}
+	for _, name := range []string{"released", "inspected", "rejected", "detained"} {
+		if counts[name] == 0 {
+			t.Fatalf("no %s parcels: the seeded rates should produce some", name)
+		}
+	}
+
+	url := fmt.Sprintf("%s/v1/stats/green-channel?from=%s&to=%s&groupBy=hour", s.URL, from.In(store.China).Format(time.DateOnly), to.In(store.China).Format(time.DateOnly))
+	var g store.GreenChannel
+	if code := call(t, "GET", url, "dev-airport-key", nil, &g); code != 200 {
+		t.Fatalf("GET stats: %d", code)
+	}
+	got := map[string]int64{"declared": g.Totals.Declared, "released": g.Totals.Released, "inspected": g.Totals.Inspected,
+		"rejected": g.Totals.Rejected, "detained": g.Totals.Detained}
+	for name, n := range counts {
+		if got[name] != n {
+			t.Errorf("%s: the API says %d, the raw receipts %d", name, got[name], n)
+		}
+	}
+	sort.Float64s(durations)
+	d := g.Totals.DeclaredToReleased
+	for _, q := range []struct {
+		q   float64
+		api float64
+	}{{0.5, d.P50Seconds}, {0.9, d.P90Seconds}, {0.99, d.P99Seconds}} {
+		exact := durations[int(math.Ceil(q.q*float64(len(durations))))-1] / 1000
+		if math.Abs(q.api-exact) > g.HistogramRelativeError*exact {
+			t.Errorf("p%.0f: the API says %.4f s, the raw receipts %.4f s; more than %.0f%% apart", q.q*100, q.api, exact, g.HistogramRelativeError*100)
+		}
+		t.Logf("declared → released p%.0f: %.4f s (exact %.4f s)", q.q*100, q.api, exact)
+	}
+	if d.Count != counts["released"] {
+		t.Errorf("clearance-time histogram holds %d releases, want %d", d.Count, counts["released"])
+	}
+
+	// The flight: every parcel counted, the held ones listed with reasons.
+	var f store.Flight
+	call(t, "GET", s.URL+"/v1/flights/MU2091/"+today, "dev-airport-key", nil, &f)
+	if f.Parcels != 400 || f.Released != counts["released"] || f.Held != counts["rejected"]+counts["detained"] || f.ReadyToLoad {
+		t.Errorf("flight readiness %+v, want 400 parcels, %d released, %d held", f.Readiness, counts["released"], counts["rejected"]+counts["detained"])
+	}
+	if int64(len(f.HeldParcels)) != f.Held || f.HeldParcels[0].ReturnInfo == "" {
+		t.Errorf("held parcels %d listed (want %d), first %+v", len(f.HeldParcels), f.Held, f.HeldParcels[0])
+	}
+
+	// Redelivery: every receipt once more; once the tracker has consumed
+	// them, nothing has moved.
+	before, _ := json.Marshal(g)
+	raw := readAll(t, env.Kafka, bus.TopicReceipts, schemas.ReceiptEvent)
+	again := make([]kafka.Message, len(raw))
+	for i, msg := range raw {
+		again[i] = kafka.Message{Topic: bus.TopicReceipts, Key: msg.Key, Value: msg.Value}
+	}
+	if err := s.Producer.WriteMessages(context.Background(), again...); err != nil {
+		t.Fatal(err)
+	}
+	waitConsumed(t, env.Kafka, tracker.GroupReceipts, bus.TopicReceipts)
+	var after store.GreenChannel
+	call(t, "GET", url, "dev-airport-key", nil, &after)
+	if b, _ := json.Marshal(after); string(b) != string(before) {
+		t.Fatalf("statistics moved when %d receipts were delivered again:\nbefore %s\nafter  %s", len(raw), before, b)
+	}
+	t.Logf("%d receipts delivered again; statistics unchanged", len(raw))
+}
+
+func minTime(ts ...time.Time) time.Time {
+	m := ts[0]
+	for _, t := range ts[1:] {
+		if t.Before(m) {
+			m = t
+		}
+	}
+	return m
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// waitConsumed waits until group has committed every partition of topic up
+// to its end.
+func waitConsumed(t *testing.T, cfg bus.Config, group, topic string) {
+	t.Helper()
+	client := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 5 * time.Second}
+	name := cfg.TopicPrefix + topic
+	ctx := context.Background()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		meta, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{name}})
+		if err != nil || len(meta.Topics) != 1 {
+			t.Fatalf("metadata of %s: %v", name, err)
+		}
+		var parts []int
+		var ask []kafka.OffsetRequest
+		for _, p := range meta.Topics[0].Partitions {
+			parts = append(parts, p.ID)
+			ask = append(ask, kafka.LastOffsetOf(p.ID))
+		}
+		ends, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{name: ask}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		committed, err := client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: cfg.TopicPrefix + group, Topics: map[string][]int{name: parts}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		behind := int64(0)
+		end := map[int]int64{}
+		for _, p := range ends.Topics[name] {
+			end[p.Partition] = p.LastOffset
+		}
+		for _, p := range committed.Topics[name] {
+			behind += end[p.Partition] - max(p.CommittedOffset, 0)
+		}
+		if behind == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s is %d messages behind on %s after a minute", group, behind, name)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
