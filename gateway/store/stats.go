@@ -10,12 +10,12 @@ import (
 	"time"
 
 	"github.com/clearway/clearway/customs"
+	"github.com/clearway/clearway/customs/ceb"
 	"github.com/redis/go-redis/v9"
 )
 
 // China is the time zone statistics periods follow: the airport's day.
-// China keeps no daylight saving time, so a fixed offset is exact.
-var China = time.FixedZone("CST", 8*3600)
+var China = ceb.ChinaTime
 
 // How long statistics periods are kept: hours for a month's hourly view,
 // days long enough to compare a period with the same one a year before.
