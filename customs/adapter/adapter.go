@@ -192,6 +192,9 @@ func (a *Adapter) HandleInbound(ctx context.Context, envelope []byte) error {
 	if err := a.writer.WriteMessages(ctx, msgs...); err != nil {
 		return fmt.Errorf("adapter: publish %d receipts: %w", len(msgs), err)
 	}
+	for _, e := range events {
+		bus.ReceiptsReceived.WithLabelValues(e.ReturnStatus).Inc()
+	}
 	return nil
 }
 

@@ -143,7 +143,14 @@ func (p *Producer) WriteMessages(ctx context.Context, msgs ...kafka.Message) err
 			msgs[i].Topic = p.prefix + msgs[i].Topic
 		}
 	}
-	return p.w.WriteMessages(ctx, msgs...)
+	if err := p.w.WriteMessages(ctx, msgs...); err != nil {
+		failures.WithLabelValues(msgs[0].Topic, "produce").Inc()
+		return err
+	}
+	for _, m := range msgs {
+		produced.WithLabelValues(m.Topic).Inc()
+	}
+	return nil
 }
 
 func (p *Producer) Close() error { return p.w.Close() }

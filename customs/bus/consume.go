@@ -26,6 +26,7 @@ type ConsumerConfig struct {
 // A failing batch is retried with exponential backoff, never skipped.
 func Consume(ctx context.Context, r *kafka.Reader, cc ConsumerConfig, h Handler, log *slog.Logger) error {
 	batch := make([]kafka.Message, 0, cc.MaxBatch)
+	topic, group := r.Config().Topic, r.Config().GroupID
 	for {
 		batch = batch[:0]
 		m, err := r.FetchMessage(ctx)
@@ -33,6 +34,7 @@ func Consume(ctx context.Context, r *kafka.Reader, cc ConsumerConfig, h Handler,
 			if ctx.Err() != nil {
 				return nil
 			}
+			failures.WithLabelValues(topic, "fetch").Inc()
 			log.Warn("kafka fetch failed", "topic", r.Config().Topic, "err", err)
 			if !sleep(ctx, time.Second) {
 				return nil
@@ -50,6 +52,7 @@ func Consume(ctx context.Context, r *kafka.Reader, cc ConsumerConfig, h Handler,
 			if ctx.Err() != nil {
 				return nil // not committed: redelivered to whoever takes the partition
 			}
+			failures.WithLabelValues(topic, "handle").Inc()
 			log.Warn("batch failed; retrying", "topic", r.Config().Topic, "messages", len(batch), "attempt", attempt+1, "err", err)
 			if !sleep(ctx, Backoff(attempt)) {
 				return nil
@@ -63,11 +66,14 @@ func Consume(ctx context.Context, r *kafka.Reader, cc ConsumerConfig, h Handler,
 			if ctx.Err() != nil {
 				return nil
 			}
+			failures.WithLabelValues(topic, "commit").Inc()
 			log.Warn("kafka commit failed; retrying", "topic", r.Config().Topic, "err", err)
 			if !sleep(ctx, time.Second) {
 				return nil
 			}
 		}
+		consumed.WithLabelValues(topic, group).Add(float64(len(batch)))
+		consumerLag.WithLabelValues(topic, group).Set(float64(max(r.Lag(), 0)))
 	}
 }
 
@@ -118,6 +124,9 @@ func DeadLetter(ctx context.Context, w *Producer, reason string, msgs ...kafka.M
 	}
 	if err := w.WriteMessages(ctx, out...); err != nil {
 		return errors.Join(errors.New("bus: dead-letter write failed"), err)
+	}
+	for _, m := range msgs {
+		failures.WithLabelValues(m.Topic, "dead_letter").Inc()
 	}
 	return nil
 }

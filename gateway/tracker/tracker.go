@@ -124,6 +124,9 @@ func (t *Tracker) publishChanges(ctx context.Context, applied []store.Applied) e
 	}
 	var msgs []kafka.Message
 	for _, a := range applied {
+		if a.Changed {
+			bus.StatusChanges.WithLabelValues(string(a.Status)).Inc()
+		}
 		if !a.Changed && !a.Replayed {
 			continue
 		}

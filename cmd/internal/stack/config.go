@@ -39,6 +39,10 @@ type Config struct {
 	Sim           sim.Config
 	ShutdownGrace time.Duration // CLEARWAY_SHUTDOWN_GRACE
 	LogLevel      slog.Level    // CLEARWAY_LOG_LEVEL
+	// MetricsAddr is where a process without the HTTP gateway (the customs
+	// adapter) serves /metrics and /healthz (CLEARWAY_METRICS_ADDR); the
+	// gateway serves them on its own address.
+	MetricsAddr string
 }
 
 // FromEnv reads the configuration. Kafka and Redis addresses may be empty:
@@ -104,6 +108,7 @@ func FromEnv() (Config, error) {
 			StepDelay:      e.duration("CLEARWAY_SIM_STEP_DELAY", 500*time.Millisecond),
 		},
 		ShutdownGrace: e.duration("CLEARWAY_SHUTDOWN_GRACE", 10*time.Second),
+		MetricsAddr:   e.str("CLEARWAY_METRICS_ADDR", "127.0.0.1:9464"),
 	}
 	if err := cfg.LogLevel.UnmarshalText([]byte(e.str("CLEARWAY_LOG_LEVEL", "info"))); err != nil {
 		errs = append(errs, fmt.Errorf("CLEARWAY_LOG_LEVEL: %w", err))

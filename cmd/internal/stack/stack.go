@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"sync"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/clearway/clearway/gateway/tracker"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 	"github.com/segmentio/kafka-go"
 )
@@ -101,6 +103,11 @@ func Start(ctx context.Context, cfg Config, parts Parts, reg *prometheus.Registr
 	}
 	s.Producer = bus.NewProducer(cfg.Kafka)
 	s.closers = append(s.closers, s.Producer.Close)
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		reg.MustRegister(bus.Collectors()...)
+	}
 
 	if parts.Adapter {
 		s.Sim = sim.New(cfg.Sim)
@@ -120,11 +127,13 @@ func Start(ctx context.Context, cfg Config, parts Parts, reg *prometheus.Registr
 		d := notify.NewDispatcher(cfg.Webhooks, notify.NewRegistry(s.Redis), s.Redis, log.With("part", "notify"))
 		s.run(func() error { return d.Run(ctx, sr) })
 	}
-	if parts.Gateway {
-		if reg == nil {
-			reg = prometheus.NewRegistry()
-			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if !parts.Gateway && cfg.MetricsAddr != "" {
+		if err := s.serveMetrics(ctx, cfg, reg); err != nil {
+			s.Close()
+			return nil, err
 		}
+	}
+	if parts.Gateway {
 		glog := log.With("part", "gateway")
 		audit := bus.NewAuditProducer(cfg.Kafka, func(err error) { glog.Error("audit trail write failed", "err", err) })
 		s.closers = append(s.closers, audit.Close)
@@ -139,6 +148,27 @@ func Start(ctx context.Context, cfg Config, parts Parts, reg *prometheus.Registr
 		s.run(func() error { return srv.Serve(ctx, ln, cfg.ShutdownGrace) })
 	}
 	return s, nil
+}
+
+// serveMetrics serves /metrics and /healthz for a process without the
+// HTTP gateway.
+func (s *Stack) serveMetrics(ctx context.Context, cfg Config, reg *prometheus.Registry) error {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte(`{"status":"ok"}`)) })
+	ln, err := net.Listen("tcp", cfg.MetricsAddr)
+	if err != nil {
+		return fmt.Errorf("CLEARWAY_METRICS_ADDR %s: %w", cfg.MetricsAddr, err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	s.run(func() error {
+		go func() { <-ctx.Done(); srv.Close() }()
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
+	return nil
 }
 
 func (s *Stack) run(f func() error) {

@@ -1,11 +1,15 @@
 package stack
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"math"
+	"net/http"
 	"sort"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -121,6 +125,24 @@ func TestGreenChannelStatisticsMatchTheRawReceipts(t *testing.T) {
 		t.Errorf("held parcels %d listed (want %d), first %+v", len(f.HeldParcels), f.Held, f.HeldParcels[0])
 	}
 
+	// The pipeline's metrics saw the same run.
+	metrics := scrape(t, s.URL+"/metrics")
+	prefix := env.Kafka.TopicPrefix
+	for series, least := range map[string]float64{
+		`clearway_gateway_parcels_total{result="accepted"}`:                                              400,
+		`clearway_kafka_produced_total{topic="` + prefix + bus.TopicDeclarations + `"}`:                  400,
+		`clearway_customs_receipts_total{return_status="800"}`:                                           float64(counts["released"]),
+		`clearway_status_changes_total{status="released"}`:                                               float64(counts["released"]),
+		`clearway_http_request_duration_seconds_count{method="POST",route="/v1/manifests",status="202"}`: 1,
+	} {
+		if metrics[series] < least {
+			t.Errorf("/metrics: %s = %v, want at least %v", series, metrics[series], least)
+		}
+	}
+	if _, ok := metrics[`clearway_kafka_consumer_lag{group="`+prefix+tracker.GroupReceipts+`",topic="`+prefix+bus.TopicReceipts+`"}`]; !ok {
+		t.Errorf("/metrics has no consumer lag for the tracker")
+	}
+
 	// Redelivery: every receipt once more; once the tracker has consumed
 	// them, nothing has moved.
 	before, _ := json.Marshal(g)
@@ -201,4 +223,27 @@ func waitConsumed(t *testing.T, cfg bus.Config, group, topic string) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// scrape reads a Prometheus text exposition into series → value.
+func scrape(t *testing.T, url string) map[string]float64 {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		if v, err := strconv.ParseFloat(line[i+1:], 64); err == nil {
+			out[line[:i]] = v
+		}
+	}
+	return out
 }
