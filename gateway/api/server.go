@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/clearway/clearway/customs"
+	"github.com/clearway/clearway/gateway/dashboard"
 	"github.com/clearway/clearway/gateway/notify"
 	"github.com/clearway/clearway/gateway/store"
 	"github.com/go-redis/redis_rate/v10"
@@ -109,6 +111,7 @@ func New(cfg Config, d Deps) *Server {
 	e.GET("/healthz", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"status": "ok"}) })
 	e.GET("/readyz", s.readyz)
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(d.Registry, promhttp.HandlerOpts{})))
+	dashboard.Register(e) // static; its data comes from /v1 with the signed-in key
 
 	auth := &authenticator{env: cfg.Keys, store: d.Store, cache: map[string]cachedKey{}}
 	v1 := e.Group("/v1", s.audit, auth.authenticate, s.rateLimit, authorize)
@@ -180,6 +183,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}, []string{"method", "route", "status"}),
 	}
 	reg.MustRegister(m.parcels, m.screened, m.latency)
+	for _, kind := range customs.BlacklistKinds { // exposed at zero, so rates start from the first scrape
+		m.screened.WithLabelValues(kind)
+	}
 	return m
 }
 
