@@ -27,6 +27,9 @@ type ConsumerConfig struct {
 func Consume(ctx context.Context, r *kafka.Reader, cc ConsumerConfig, h Handler, log *slog.Logger) error {
 	batch := make([]kafka.Message, 0, cc.MaxBatch)
 	topic, group := r.Config().Topic, r.Config().GroupID
+	for _, reason := range []string{"fetch", "handle", "commit", "dead_letter"} { // exposed at zero from the start
+		failures.WithLabelValues(topic, reason)
+	}
 	for {
 		batch = batch[:0]
 		m, err := r.FetchMessage(ctx)

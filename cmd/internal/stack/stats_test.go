@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -20,6 +23,7 @@ import (
 	"github.com/clearway/clearway/gateway/tracker"
 	"github.com/clearway/clearway/schemas"
 	"github.com/segmentio/kafka-go"
+	"gopkg.in/yaml.v3"
 )
 
 // The statistics a seeded run produces equal an independent count from
@@ -143,6 +147,8 @@ func TestGreenChannelStatisticsMatchTheRawReceipts(t *testing.T) {
 		t.Errorf("/metrics has no consumer lag for the tracker")
 	}
 
+	checkDeployedMetrics(t, metrics)
+
 	// Redelivery: every receipt once more; once the tracker has consumed
 	// them, nothing has moved.
 	before, _ := json.Marshal(g)
@@ -247,3 +253,37 @@ func scrape(t *testing.T, url string) map[string]float64 {
 	}
 	return out
 }
+
+// checkDeployedMetrics: every metric the Grafana dashboard and the alert
+// rules in deployments/ query is one the processes expose, and the files
+// parse.
+func checkDeployedMetrics(t *testing.T, exposed map[string]float64) {
+	t.Helper()
+	names := map[string]bool{}
+	for series := range exposed {
+		name, _, _ := strings.Cut(series, "{")
+		names[name] = true
+	}
+	files, _ := filepath.Glob("../../../deployments/grafana/dashboards/*.json")
+	yamls, _ := filepath.Glob("../../../deployments/prometheus/*.yml")
+	if len(files) == 0 || len(yamls) < 2 {
+		t.Fatalf("deployments/: found dashboards %v and Prometheus files %v", files, yamls)
+	}
+	for _, f := range append(files, yamls...) {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc any
+		if err := yaml.Unmarshal(b, &doc); err != nil { // JSON is YAML too
+			t.Errorf("%s does not parse: %v", f, err)
+		}
+		for _, m := range metricName.FindAllString(string(b), -1) {
+			if !names[m] {
+				t.Errorf("%s queries %s, which no Clearway process exposes", f, m)
+			}
+		}
+	}
+}
+
+var metricName = regexp.MustCompile(`clearway_[a-z_]+`)
