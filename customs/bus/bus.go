@@ -21,7 +21,7 @@ import (
 // partition sees them in order.
 const (
 	TopicDeclarations = "clearway.declarations.v1" // accepted declarations, from the gateway
-	TopicReceipts     = "clearway.receipts.v1"     // what was sent to customs and what customs answered
+	TopicReceipts     = "clearway.receipts.v1"     // what was sent to customs, what customs answered, when parcels arrived
 	TopicDeadLetter   = "clearway.deadletter.v1"   // messages no consumer could process, with the reason
 	TopicAudit        = "clearway.audit.v1"        // who did what through the API, when, from where
 	TopicStatus       = "clearway.status.v1"       // every applied status change: webhooks and live streams read it

@@ -14,18 +14,20 @@ const (
 	KindSent      = "sent"      // a business message went to customs: its XML, once
 	KindSubmitted = "submitted" // one declaration went to customs in that message
 	KindReceipt   = "receipt"   // customs answered about one declaration
+	KindArrived   = "arrived"   // the airport desk recorded the parcel at the supervised site
 )
 
 // ReceiptEvent is the payload of clearway.receipts.v1 (schema:
 // schemas/receipt-event.schema.json). A "sent" event carries the whole
 // business message once; a "submitted" event says one declaration went in
-// it; a "receipt" event carries one receipt element about one declaration.
+// it; a "receipt" event carries one receipt element about one declaration;
+// an "arrived" event says when the parcel reached the supervised site.
 // Every event about a declaration is keyed by its id, so its partition
 // holds its whole story in order, and a replay rebuilds the same state.
 type ReceiptEvent struct {
 	Kind           string    `json:"kind"`
-	MessageType    string    `json:"messageType"` // CEB603Message, CEB604Message
-	MessageGUID    string    `json:"messageGuid"`
+	MessageType    string    `json:"messageType,omitempty"` // CEB603Message, CEB604Message
+	MessageGUID    string    `json:"messageGuid,omitempty"`
 	DeclarationIDs []string  `json:"declarationIds,omitempty"` // sent
 	DeclarationID  string    `json:"declarationId,omitempty"`  // receipt
 	ReturnStatus   string    `json:"returnStatus,omitempty"`
@@ -82,6 +84,7 @@ func DecodeReceipt(b []byte) (*ReceiptEvent, error) {
 	case e.Kind == KindSent && e.MessageGUID != "" && len(e.DeclarationIDs) > 0:
 	case e.Kind == KindSubmitted && e.MessageGUID != "" && e.DeclarationID != "":
 	case e.Kind == KindReceipt && e.DeclarationID != "" && e.ReturnStatus != "":
+	case e.Kind == KindArrived && e.DeclarationID != "" && !e.At.IsZero():
 	default:
 		return nil, fmt.Errorf("bus: receipt payload of kind %q lacks its ids or returnStatus", e.Kind)
 	}

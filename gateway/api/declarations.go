@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"strconv"
 	"time"
 
@@ -98,6 +99,22 @@ func (s *Server) findDeclarations(c echo.Context) error {
 // listParams are the query parameters findDeclarations takes.
 var listParams = []string{store.ByLogisticsNo, store.ByOrderNo, store.ByCopNo, store.ByInvtNo, store.ByBillNo, "voyageNo", "date",
 	"status", "tradeMode", "from", "to", "limit", "cursor"}
+
+// onlyParams refuses query parameters not in allowed, repeated or empty.
+func onlyParams(q map[string][]string, allowed []string) error {
+	for name, vs := range q {
+		switch {
+		case !slices.Contains(allowed, name):
+			if len(allowed) == 0 {
+				return badQuery(name, "absent: this endpoint takes no query parameters")
+			}
+			return badQuery(name, "one of "+strings.Join(allowed, ", "))
+		case len(vs) != 1 || vs[0] == "":
+			return badQuery(name, "given once, with a value")
+		}
+	}
+	return nil
+}
 
 func badQuery(param, want string) error {
 	return &errs.Error{Kind: errs.Invalid, Code: "bad_query", Detail: fmt.Sprintf("%s must be %s", param, want),

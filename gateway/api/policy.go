@@ -27,6 +27,7 @@ var policy = map[string][]string{
 	"GET /v1/stats/green-channel":         {"airport", "admin"},
 	"GET /v1/flights":                     {"airport", "admin"},
 	"GET /v1/flights/:voyageNo/:date":     {"airport", "admin"},
+	"POST /v1/arrivals":                   {"airport", "admin"},
 }
 
 // Policy returns the matrix, for documentation and tests.

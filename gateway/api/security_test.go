@@ -97,6 +97,8 @@ func TestRoleMatrix(t *testing.T) {
 			cell{"courier": 403, "other courier": 403, "broker": 403, "other broker": 403, "airport": 200, "admin": 200}},
 		{"GET", "/v1/flights", nil,
 			cell{"courier": 403, "other courier": 403, "broker": 403, "other broker": 403, "airport": 200, "admin": 200}},
+		{"POST", "/v1/arrivals", mustJSON(map[string]string{"voyageNo": "CA9999", "date": "2026-11-28"}),
+			cell{"courier": 403, "other courier": 403, "broker": 403, "other broker": 403, "airport": 404, "admin": 404}},
 		{"GET", "/v1/flights/CA9999/2026-11-28", nil,
 			cell{"courier": 403, "other courier": 403, "broker": 403, "other broker": 403, "airport": 404, "admin": 404}},
 	}

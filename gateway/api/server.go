@@ -131,6 +131,7 @@ func New(cfg Config, d Deps) *Server {
 	v1.GET("/stats/green-channel", s.greenChannel)
 	v1.GET("/flights", s.flights)
 	v1.GET("/flights/:voyageNo/:date", s.flight)
+	v1.POST("/arrivals", s.postArrival)
 	s.echo = e
 	return s
 }

@@ -5,8 +5,6 @@ import (
 	"cmp"
 	"encoding/csv"
 	"net/http"
-	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -86,61 +84,6 @@ func statsCSV(g *store.GreenChannel) []byte {
 	row("total", g.Totals)
 	w.Flush()
 	return b.Bytes()
-}
-
-// flights lists the day's flights with their readiness to load.
-func (s *Server) flights(c echo.Context) error {
-	q := c.QueryParams()
-	if err := onlyParams(q, []string{"date"}); err != nil {
-		return err
-	}
-	d, err := day("date", cmp.Or(q.Get("date"), time.Now().In(store.China).Format(time.DateOnly)))
-	if err != nil {
-		return err
-	}
-	fs, err := s.store.Flights(c.Request().Context(), d.Format("20060102"))
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, map[string]any{"date": d.Format(time.DateOnly), "flights": fs})
-}
-
-// voyageNoPattern is what a flight number may look like.
-var voyageNoPattern = regexp.MustCompile(`^[A-Za-z0-9-]{1,32}$`)
-
-// flight answers one flight's readiness with every held parcel.
-func (s *Server) flight(c echo.Context) error {
-	if err := onlyParams(c.QueryParams(), nil); err != nil {
-		return err
-	}
-	if !voyageNoPattern.MatchString(c.Param("voyageNo")) {
-		return badQuery("voyageNo", "a flight number of letters, digits and hyphens (at most 32)")
-	}
-	d, err := day("date", c.Param("date"))
-	if err != nil {
-		return err
-	}
-	f, err := s.store.Flight(c.Request().Context(), d.Format("20060102"), c.Param("voyageNo"))
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, f)
-}
-
-// onlyParams refuses query parameters not in allowed, repeated or empty.
-func onlyParams(q map[string][]string, allowed []string) error {
-	for name, vs := range q {
-		switch {
-		case !slices.Contains(allowed, name):
-			if len(allowed) == 0 {
-				return badQuery(name, "absent: this endpoint takes no query parameters")
-			}
-			return badQuery(name, "one of "+strings.Join(allowed, ", "))
-		case len(vs) != 1 || vs[0] == "":
-			return badQuery(name, "given once, with a value")
-		}
-	}
-	return nil
 }
 
 // day parses a day in China time: YYYY-MM-DD, or YYYYMMDD as customs

@@ -173,3 +173,13 @@ func (s *Store) heldParcels(ctx context.Context, ids []string) ([]HeldParcel, er
 	}
 	return out, nil
 }
+
+// FlightDeclarations lists the ids of the declarations bound to a flight.
+func (s *Store) FlightDeclarations(ctx context.Context, voyageNo, ieDate string) ([]string, error) {
+	ids, err := s.rdb.SMembers(ctx, indexKey(ByFlight, FlightKey(voyageNo, ieDate))).Result()
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	sort.Strings(ids)
+	return ids, nil
+}

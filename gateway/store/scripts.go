@@ -61,9 +61,16 @@ return fresh
 // receipt value, history entry, messageGuid, retention seconds if final,
 // statistics metric or ”, at in Unix ms, hour TTL, day TTL, flight TTL,
 // declaration id.
+// An arrival (empty status) only records, once, when the parcel reached
+// the supervised site; a later release measures arrival → released from it.
 // Returns {1 applied | 2 applied before | 0 stale, tenant, agentCode,
 // logisticsNo, manifestId}.
 var transitionScript = redis.NewScript(statsLua + `
+if ARGV[2] == '' then
+  redis.call('HSETNX', KEYS[1], 'arrivedMs', ARGV[14])
+  redis.call('HSETNX', KEYS[1], 'arrivedAt', ARGV[7])
+  return {0, '', '', '', ''}
+end
 if ARGV[8] ~= '' then redis.call('HSETNX', KEYS[3], ARGV[8], ARGV[9]) end
 local cur = tonumber(redis.call('HGET', KEYS[1], 'rank') or '-1')
 local result = 0

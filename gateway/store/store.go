@@ -103,6 +103,7 @@ type Record struct {
 	InvtNo      string         `json:"invtNo,omitempty"`
 	PreNo       string         `json:"preNo,omitempty"`
 	AcceptedAt  time.Time      `json:"acceptedAt"`
+	ArrivedAt   *time.Time     `json:"arrivedAt,omitempty"` // at the supervised site, as the airport desk recorded
 	UpdatedAt   time.Time      `json:"updatedAt"`
 	History     []HistoryEntry `json:"history"`
 }
@@ -245,7 +246,8 @@ func (s *Store) Create(ctx context.Context, decls []*customs.Declaration) error 
 	})
 }
 
-// Transition is one status change to apply.
+// Transition is one status change to apply; one without a status records
+// the parcel's arrival at the supervised site at At.
 type Transition struct {
 	DeclarationID string
 	Status        customs.Status
@@ -374,6 +376,10 @@ func (s *Store) Get(ctx context.Context, sc Scope, id string) (*Record, error) {
 		AcceptedAt: parseStamp(h["acceptedAt"]), UpdatedAt: parseStamp(h["updatedAt"]),
 		History: make([]HistoryEntry, 0, len(lcmd.Val())),
 	}
+	if at := h["arrivedAt"]; at != "" {
+		t := parseStamp(at)
+		r.ArrivedAt = &t
+	}
 	for _, raw := range lcmd.Val() {
 		var e HistoryEntry
 		if json.Unmarshal([]byte(raw), &e) == nil {
@@ -479,6 +485,8 @@ func FromReceipt(e *bus.ReceiptEvent) ([]Transition, error) {
 	switch e.Kind {
 	case bus.KindSent:
 		return nil, nil // the message itself: kept by SaveSentMessage
+	case bus.KindArrived:
+		return []Transition{{DeclarationID: e.DeclarationID, At: e.At, Source: "arrival"}}, nil
 	case bus.KindSubmitted:
 		msg, _ := json.Marshal(Message{Direction: "sent", MessageType: e.MessageType, MessageGUID: e.MessageGUID, At: e.At})
 		return []Transition{{DeclarationID: e.DeclarationID, Status: customs.Submitted, Rank: customs.RankSubmitted, MessageGUID: e.MessageGUID,
