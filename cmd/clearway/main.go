@@ -18,6 +18,9 @@ commands:
   dev      run gateway, tracker, customs adapter and simulator in one process
   keys     create, list and revoke API keys (in Redis, stored as hashes)
   rebuild  replay Kafka into an empty Redis
+  customs-sim
+           serve the customs simulator over HTTP (CLEARWAY_SIM_ADDR), for
+           adapters with CLEARWAY_TRANSPORT=http CLEARWAY_CUSTOMS_URL=http://…
 `
 
 func main() {
@@ -29,6 +32,8 @@ func main() {
 	case "dev":
 		embedded := os.Getenv("CLEARWAY_KAFKA_BROKERS") == "" || os.Getenv("CLEARWAY_REDIS_ADDR") == ""
 		os.Exit(stack.Main("clearway-dev", stack.All, true, func(s *stack.Stack) { welcome(s, embedded) }))
+	case "customs-sim":
+		os.Exit(customsSim())
 	case "rebuild":
 		os.Exit(rebuild(os.Args[2:], os.Stderr))
 	case "keys":

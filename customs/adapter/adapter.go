@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/clearway/clearway/customs"
@@ -42,19 +41,14 @@ type Config struct {
 type Adapter struct {
 	cfg       Config
 	transport Transport
+	journal   *Journal
 	writer    *bus.Producer
 	log       *slog.Logger
 	now       func() time.Time
-
-	// sent remembers, across retries of one batch, the declarations already
-	// handed to the transport, so a retry after a partial failure does not
-	// declare them again. It is cleared once the batch is committed.
-	mu   sync.Mutex
-	sent map[string]bool
 }
 
-func New(cfg Config, t Transport, w *bus.Producer, log *slog.Logger) *Adapter {
-	return &Adapter{cfg: cfg, transport: t, writer: w, log: log, now: time.Now, sent: map[string]bool{}}
+func New(cfg Config, t Transport, j *Journal, w *bus.Producer, log *slog.Logger) *Adapter {
+	return &Adapter{cfg: cfg, transport: t, journal: j, writer: w, log: log, now: time.Now}
 }
 
 // Run consumes declarations and receives receipts until ctx ends.
@@ -66,11 +60,13 @@ func (a *Adapter) Run(ctx context.Context, r *kafka.Reader) error {
 }
 
 // HandleDeclarations declares a batch of accepted declarations: grouped by
-// declaring agent into CEB603 messages of at most 100 inventories.
+// declaring agent into CEB603 messages of at most 100 inventories. A
+// declaration the journal knows was sent (a redelivery after a crash, or
+// a retry of this batch) is not declared again: its message is sent again
+// as it was.
 func (a *Adapter) HandleDeclarations(ctx context.Context, msgs []kafka.Message) error {
 	var poison []kafka.Message
-	byAgent := map[string][]*customs.Declaration{}
-	var agents []string
+	var decls []*customs.Declaration
 	for _, m := range msgs {
 		d, err := bus.DecodeDeclaration(m.Value)
 		if err != nil {
@@ -78,29 +74,53 @@ func (a *Adapter) HandleDeclarations(ctx context.Context, msgs []kafka.Message) 
 			poison = append(poison, m)
 			continue
 		}
-		if _, ok := byAgent[d.Head.AgentCode]; !ok {
-			agents = append(agents, d.Head.AgentCode)
-		}
-		byAgent[d.Head.AgentCode] = append(byAgent[d.Head.AgentCode], d)
+		decls = append(decls, d)
 	}
 	if len(poison) > 0 {
 		if err := bus.DeadLetter(ctx, a.writer, "undecodable declaration", poison...); err != nil {
 			return err
 		}
 	}
-	for _, agent := range agents {
-		decls := dedupe(byAgent[agent])
-		for len(decls) > 0 {
-			n := min(len(decls), ceb.MaxInventories)
-			if err := a.declare(ctx, decls[:n]); err != nil {
-				return err
+	decls = dedupe(decls)
+	ids := make([]string, len(decls))
+	for i, d := range decls {
+		ids[i] = d.ID
+	}
+	sentIn, err := a.journal.SentIn(ctx, ids)
+	if err != nil {
+		return err
+	}
+	again := map[string][]string{} // message guid → its declarations in this batch
+	var guids []string
+	byAgent := map[string][]*customs.Declaration{}
+	var agents []string
+	for _, d := range decls {
+		if guid, ok := sentIn[d.ID]; ok {
+			if _, seen := again[guid]; !seen {
+				guids = append(guids, guid)
 			}
-			decls = decls[n:]
+			again[guid] = append(again[guid], d.ID)
+			continue
+		}
+		if _, ok := byAgent[d.Head.AgentCode]; !ok {
+			agents = append(agents, d.Head.AgentCode)
+		}
+		byAgent[d.Head.AgentCode] = append(byAgent[d.Head.AgentCode], d)
+	}
+	for _, guid := range guids {
+		if err := a.sendAgain(ctx, guid, again[guid]); err != nil {
+			return err
 		}
 	}
-	a.mu.Lock()
-	clear(a.sent)
-	a.mu.Unlock()
+	for _, agent := range agents {
+		for fresh := byAgent[agent]; len(fresh) > 0; {
+			n := min(len(fresh), ceb.MaxInventories)
+			if err := a.declare(ctx, fresh[:n]); err != nil {
+				return err
+			}
+			fresh = fresh[n:]
+		}
+	}
 	return nil
 }
 
@@ -118,42 +138,63 @@ func dedupe(ds []*customs.Declaration) []*customs.Declaration {
 	return out
 }
 
-// declare sends one CEB603 message and publishes that it was sent.
+// declare journals, sends and publishes one new CEB603 message.
 func (a *Adapter) declare(ctx context.Context, decls []*customs.Declaration) error {
-	a.mu.Lock()
-	todo := decls[:0:0]
-	for _, d := range decls {
-		if !a.sent[d.ID] {
-			todo = append(todo, d)
-		}
-	}
-	a.mu.Unlock()
-	if len(todo) == 0 {
-		return nil
-	}
-	ids := make([]string, len(todo))
-	for i, d := range todo {
+	ids := make([]string, len(decls))
+	for i, d := range decls {
 		ids[i] = d.ID
 	}
 	guid := messageGUID(ids)
 	now := a.now()
-	xml := ceb.RenderCEB603(guid, todo, a.cfg.Sender, now)
+	xml := ceb.RenderCEB603(guid, decls, a.cfg.Sender, now)
 	env := ceb.Envelope{CopMsgID: guid, SenderID: a.cfg.Sender.DxpID, ReceiverID: a.cfg.ReceiverID, CreatTime: now, MsgType: "CEB603Message", Data: xml}
-	err := a.transport.Send(ctx, env.Encode())
+	envelope := env.Encode()
+	if err := a.journal.Record(ctx, guid, ids, envelope); err != nil {
+		return err
+	}
+	if err := a.transport.Send(ctx, envelope); err != nil {
+		return fmt.Errorf("adapter: send CEB603 %s (%d inventories): %w", guid, len(decls), err)
+	}
+	return a.publishSent(ctx, guid, xml, ids, ids, now)
+}
+
+// sendAgain sends a journaled message again, exactly as it was, for the
+// declarations of this batch it carries; once its envelope has expired,
+// the message went out long ago and nothing is sent.
+func (a *Adapter) sendAgain(ctx context.Context, guid string, ids []string) error {
+	envelope, err := a.journal.Envelope(ctx, guid)
+	if err != nil || envelope == nil {
+		return err
+	}
+	env, err := ceb.DecodeEnvelope(envelope)
 	if err != nil {
-		return fmt.Errorf("adapter: send CEB603 %s (%d inventories): %w", guid, len(todo), err)
+		return fmt.Errorf("adapter: journaled message %s: %w", guid, err)
 	}
-	a.mu.Lock()
-	for _, id := range ids {
-		a.sent[id] = true
+	_, invs, err := ceb.ParseCEB603(env.Data)
+	if err != nil {
+		return fmt.Errorf("adapter: journaled message %s: %w", guid, err)
 	}
-	a.mu.Unlock()
-	events := []*bus.ReceiptEvent{{Kind: bus.KindSent, MessageType: "CEB603Message", MessageGUID: guid, DeclarationIDs: ids, XML: string(xml), At: now}}
-	for _, id := range ids {
-		events = append(events, &bus.ReceiptEvent{Kind: bus.KindSubmitted, MessageType: "CEB603Message", MessageGUID: guid, DeclarationID: id, At: now})
+	all := make([]string, len(invs))
+	for i, inv := range invs {
+		all[i] = customs.DeclarationID(inv.Head.AgentCode, inv.Head.CopNo)
+	}
+	if err := a.transport.Send(ctx, envelope); err != nil {
+		return fmt.Errorf("adapter: send CEB603 %s again: %w", guid, err)
+	}
+	a.log.Info("message sent again after a redelivery", "guid", guid, "declarations", len(ids))
+	return a.publishSent(ctx, guid, env.Data, all, ids, env.CreatTime)
+}
+
+// publishSent publishes that message guid (carrying all) went to customs,
+// and that each of submitted went in it.
+func (a *Adapter) publishSent(ctx context.Context, guid string, xml []byte, all, submitted []string, at time.Time) error {
+	events := []*bus.ReceiptEvent{{Kind: bus.KindSent, MessageType: "CEB603Message", MessageGUID: guid, DeclarationIDs: all, XML: string(xml), At: at}}
+	for _, id := range submitted {
+		events = append(events, &bus.ReceiptEvent{Kind: bus.KindSubmitted, MessageType: "CEB603Message", MessageGUID: guid, DeclarationID: id, At: at})
 	}
 	msgs := make([]kafka.Message, len(events))
 	for i, e := range events {
+		var err error
 		if msgs[i], err = bus.ReceiptMessage(e); err != nil {
 			return err
 		}

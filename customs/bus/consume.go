@@ -39,7 +39,7 @@ func Consume(ctx context.Context, r *kafka.Reader, cc ConsumerConfig, h Handler,
 			}
 			failures.WithLabelValues(topic, "fetch").Inc()
 			log.Warn("kafka fetch failed", "topic", r.Config().Topic, "err", err)
-			if !sleep(ctx, time.Second) {
+			if !Sleep(ctx, time.Second) {
 				return nil
 			}
 			continue
@@ -57,7 +57,7 @@ func Consume(ctx context.Context, r *kafka.Reader, cc ConsumerConfig, h Handler,
 			}
 			failures.WithLabelValues(topic, "handle").Inc()
 			log.Warn("batch failed; retrying", "topic", r.Config().Topic, "messages", len(batch), "attempt", attempt+1, "err", err)
-			if !sleep(ctx, Backoff(attempt)) {
+			if !Sleep(ctx, Backoff(attempt)) {
 				return nil
 			}
 		}
@@ -71,7 +71,7 @@ func Consume(ctx context.Context, r *kafka.Reader, cc ConsumerConfig, h Handler,
 			}
 			failures.WithLabelValues(topic, "commit").Inc()
 			log.Warn("kafka commit failed; retrying", "topic", r.Config().Topic, "err", err)
-			if !sleep(ctx, time.Second) {
+			if !Sleep(ctx, time.Second) {
 				return nil
 			}
 		}
@@ -100,7 +100,7 @@ func Backoff(attempt int) time.Duration {
 	return min(d, 10*time.Second)
 }
 
-func sleep(ctx context.Context, d time.Duration) bool {
+func Sleep(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

@@ -69,17 +69,20 @@ type Customs struct {
 	queue   receiptQueue
 	wake    chan struct{}
 	seq     uint64
-	newDecl map[string]int // appType=1 declarations received per agentCode/copNo
+	newDecl map[string]int  // appType=1 declarations received per agentCode/copNo
+	taken   map[string]bool // CopMsgIds of the messages taken
 }
 
 func New(cfg Config) *Customs {
 	if cfg.CustomsNodeID == "" {
 		cfg.CustomsNodeID = ceb.DefaultReceiverID
 	}
-	return &Customs{cfg: cfg, wake: make(chan struct{}, 1), newDecl: map[string]int{}}
+	return &Customs{cfg: cfg, wake: make(chan struct{}, 1), newDecl: map[string]int{}, taken: map[string]bool{}}
 }
 
-// Send receives one envelope, as customs would.
+// Send receives one envelope, as customs would. The exchange takes each
+// message once: one whose CopMsgId it has taken before is acknowledged
+// again and not processed again.
 func (s *Customs) Send(_ context.Context, envelope []byte) error {
 	env, err := ceb.DecodeEnvelope(envelope)
 	if err != nil {
@@ -95,6 +98,10 @@ func (s *Customs) Send(_ context.Context, envelope []byte) error {
 	now := time.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.taken[env.CopMsgID] {
+		return nil
+	}
+	s.taken[env.CopMsgID] = true
 	for _, inv := range invs {
 		h := inv.Head
 		out := s.cfg.Decide(h.AgentCode, h.CopNo)

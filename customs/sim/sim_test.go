@@ -45,11 +45,11 @@ func TestDecideIsSeededAndHoldsItsRates(t *testing.T) {
 	}
 }
 
-func TestSimulatorAnswersEachInventoryInOrderWithCEB604(t *testing.T) {
-	cfg := Config{Seed: 1, StepDelay: time.Millisecond}
-	s := New(cfg)
-	m := sample.Manifest("S", 3, sample.Options{Seed: 2})
-	m.Parcels[2].Items[0].Gcode = "6404" // flag A pads it to 10 digits: valid
+// declarationEnvelope declares n sample parcels in one CEB603 envelope.
+func declarationEnvelope(t *testing.T, n int) ([]*customs.Declaration, []byte) {
+	t.Helper()
+	m := sample.Manifest("S", n, sample.Options{Seed: 2})
+	m.Parcels[n-1].Items[0].Gcode = "6404" // flag A pads it to 10 digits: valid
 	var decls []*customs.Declaration
 	for i := range m.Parcels {
 		d, errs := customs.Declare(&m, i, "T", "20261128", customs.Rules{})
@@ -61,8 +61,17 @@ func TestSimulatorAnswersEachInventoryInOrderWithCEB604(t *testing.T) {
 	sender := ceb.Sender{CopCode: "3502980XYZ", CopName: "x", DxpID: "DXP1"}
 	env := ceb.Envelope{CopMsgID: "G", SenderID: "DXP1", ReceiverID: ceb.DefaultReceiverID, CreatTime: time.Now(), MsgType: "CEB603Message",
 		Data: ceb.RenderCEB603("G", decls, sender, time.Now())}
-	if err := s.Send(context.Background(), env.Encode()); err != nil {
-		t.Fatal(err)
+	return decls, env.Encode()
+}
+
+func TestSimulatorAnswersEachInventoryInOrderWithCEB604(t *testing.T) {
+	cfg := Config{Seed: 1, StepDelay: time.Millisecond}
+	s := New(cfg)
+	decls, envelope := declarationEnvelope(t, 3)
+	for range 2 { // the same message twice: the exchange takes it once
+		if err := s.Send(context.Background(), envelope); err != nil {
+			t.Fatal(err)
+		}
 	}
 	got := map[string][]string{}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -111,7 +111,7 @@ func TestBrokersFindSubscribeResumeAndRebuild(t *testing.T) {
 	t.Setenv("CLEARWAY_API_KEYS", DevKeys+",broker:OTHERAGENT:other-broker-key")
 	simCfg := sim.Config{Seed: 11, InspectionRate: 0.2, RejectionRate: 0.2, StepDelay: 5 * time.Millisecond}
 	s, env := startStackWith(t, simCfg, func(c *Config) {
-		c.Webhooks = notify.Config{BlockAfter: 4 * time.Second, Timeout: 2 * time.Second, MaxBackoff: 200 * time.Millisecond}
+		c.Webhooks = notify.Config{BlockAfter: 4 * time.Second, Timeout: 10 * time.Second, MaxBackoff: 200 * time.Millisecond} // a slow machine must not time out into a block
 	})
 	base := s.URL
 

@@ -33,7 +33,9 @@ type Config struct {
 	RedisDB       int    // CLEARWAY_REDIS_DB
 	HTTP          api.Config
 	Adapter       adapter.Config
-	Transport     string // CLEARWAY_TRANSPORT: sim (the only one so far)
+	Transport     string // CLEARWAY_TRANSPORT: sim (in process) or http
+	CustomsURL    string // CLEARWAY_CUSTOMS_URL: the exchange the http transport talks to
+	SimAddr       string // CLEARWAY_SIM_ADDR: where `clearway customs-sim` listens
 	Webhooks      notify.Config
 	Retention     time.Duration // CLEARWAY_RETENTION: how long a finished declaration stays in Redis
 	Sim           sim.Config
@@ -93,7 +95,9 @@ func FromEnv() (Config, error) {
 			},
 			ReceiverID: e.str("CLEARWAY_CUSTOMS_RECEIVER", ceb.DefaultReceiverID),
 		},
-		Transport: e.str("CLEARWAY_TRANSPORT", "sim"),
+		Transport:  e.str("CLEARWAY_TRANSPORT", "sim"),
+		CustomsURL: os.Getenv("CLEARWAY_CUSTOMS_URL"),
+		SimAddr:    e.str("CLEARWAY_SIM_ADDR", "127.0.0.1:8090"),
 		Webhooks: notify.Config{
 			BlockAfter: e.duration("CLEARWAY_WEBHOOK_BLOCK_AFTER", 24*time.Hour),
 			Timeout:    e.duration("CLEARWAY_WEBHOOK_TIMEOUT", 10*time.Second),
@@ -122,14 +126,17 @@ func (c *Config) Validate(parts Parts) error {
 	if err := c.Kafka.Validate(); err != nil {
 		errs = append(errs, err)
 	}
-	if c.RedisAddr == "" && (parts.Gateway || parts.Tracker) {
+	if c.RedisAddr == "" && (parts.Gateway || parts.Tracker || parts.Adapter) {
 		errs = append(errs, errors.New("CLEARWAY_REDIS_ADDR: no Redis address"))
 	}
 	if err := c.HTTP.Validate(); err != nil {
 		errs = append(errs, err)
 	}
-	if c.Transport != "sim" {
-		errs = append(errs, fmt.Errorf("CLEARWAY_TRANSPORT: %q is not a known transport (sim)", c.Transport))
+	switch {
+	case c.Transport != "sim" && c.Transport != "http":
+		errs = append(errs, fmt.Errorf("CLEARWAY_TRANSPORT: %q is not a known transport (sim, http)", c.Transport))
+	case c.Transport == "http" && parts.Adapter && c.CustomsURL == "":
+		errs = append(errs, errors.New("CLEARWAY_CUSTOMS_URL: the http transport needs the exchange's URL"))
 	}
 	s := c.Adapter.Sender
 	if s.CopCode == "" || len(s.DxpID) == 0 || len(s.DxpID) > 16 {

@@ -91,7 +91,7 @@ func Start(ctx context.Context, cfg Config, parts Parts, reg *prometheus.Registr
 	if err := bus.EnsureTopics(ensureCtx, cfg.Kafka); err != nil {
 		return nil, fmt.Errorf("kafka at %v: %w", cfg.Kafka.Brokers, err)
 	}
-	if parts.Gateway || parts.Tracker {
+	if parts.Gateway || parts.Tracker || parts.Adapter { // the adapter keeps its journal there
 		s.Redis = redis.NewClient(&redis.Options{Addr: cfg.RedisAddr, DB: cfg.RedisDB, PoolSize: 32, MaxRetries: 2,
 			DialTimeout: 2 * time.Second, ReadTimeout: 3 * time.Second, WriteTimeout: 3 * time.Second})
 		s.closers = append(s.closers, s.Redis.Close)
@@ -110,10 +110,22 @@ func Start(ctx context.Context, cfg Config, parts Parts, reg *prometheus.Registr
 	}
 
 	if parts.Adapter {
-		s.Sim = sim.New(cfg.Sim)
+		alog := log.With("part", "adapter")
+		var transport adapter.Transport
+		if cfg.Transport == "http" {
+			t, err := adapter.NewHTTPTransport(cfg.CustomsURL, alog)
+			if err != nil {
+				s.Close()
+				return nil, err
+			}
+			transport = t
+		} else {
+			s.Sim = sim.New(cfg.Sim)
+			transport = s.Sim
+		}
 		r := bus.NewReader(cfg.Kafka, bus.TopicDeclarations, "clearway-adapter")
 		s.closers = append(s.closers, r.Close)
-		a := adapter.New(cfg.Adapter, s.Sim, s.Producer, log.With("part", "adapter"))
+		a := adapter.New(cfg.Adapter, transport, adapter.NewJournal(s.Redis), s.Producer, alog)
 		s.run(func() error { return a.Run(ctx, r) })
 	}
 	if parts.Tracker {

@@ -36,33 +36,48 @@ func startStack(t *testing.T, simCfg sim.Config) (*Stack, devenv.Env) {
 
 func startStackWith(t *testing.T, simCfg sim.Config, configure func(*Config)) (*Stack, devenv.Env) {
 	t.Helper()
+	cfg, env := testConfig(t, simCfg)
+	if configure != nil {
+		configure(&cfg)
+	}
+	s, stop := startParts(t, cfg, All)
+	t.Cleanup(stop)
+	return s, env
+}
+
+// testConfig is the configuration of a test stack on its own topics and
+// Redis database.
+func testConfig(t *testing.T, simCfg sim.Config) (Config, devenv.Env) {
+	t.Helper()
 	env := devenv.ForTest(t, 3)
 	cfg, err := FromEnv()
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg.Kafka, cfg.RedisAddr, cfg.RedisDB = env.Kafka, env.RedisAddr, env.RedisDB
-	cfg.HTTP.Addr = "127.0.0.1:0"
+	cfg.HTTP.Addr, cfg.MetricsAddr = "127.0.0.1:0", "127.0.0.1:0"
 	cfg.HTTP.RateLimit = 0 // the test reads every declaration back as fast as it can
 	cfg.Sim = simCfg
 	cfg.ShutdownGrace = 2 * time.Second
-	if configure != nil {
-		configure(&cfg)
-	}
+	return cfg, env
+}
+
+// startParts starts parts of a stack; stop stops them and reports how.
+func startParts(t *testing.T, cfg Config, parts Parts) (s *Stack, stop func()) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	s, err := Start(ctx, cfg, All, nil, log)
+	s, err := Start(ctx, cfg, parts, nil, log)
 	if err != nil {
 		cancel()
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
+	return s, func() {
 		cancel()
 		if err := s.Wait(); err != nil {
 			t.Errorf("stack stopped with: %v", err)
 		}
-	})
-	return s, env
+	}
 }
 
 func call(t *testing.T, method, url, key string, body []byte, out any) int {

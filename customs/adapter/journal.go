@@ -1,0 +1,86 @@
+package adapter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Journal remembers, in Redis, which message each declaration went out in,
+// and keeps each message's envelope for a while, so that no adapter (this
+// one after a crash, or another one after a rebalance) declares a parcel
+// to customs twice. A message is written to the journal before it is
+// sent; a declaration found in the journal is never composed into a new
+// message: its message is sent again as it was (same CopMsgId, which the
+// exchange takes once), or, once the envelope has expired, not at all.
+type Journal struct {
+	rdb redis.UniversalClient
+	// envelopeTTL is how long a sent envelope is kept to be sent again: a
+	// redelivery comes when the adapter died before committing, so within
+	// minutes of the send. mappingTTL is how long a declaration is known to
+	// have been sent, well past any redelivery.
+	envelopeTTL, mappingTTL time.Duration
+}
+
+func NewJournal(rdb redis.UniversalClient) *Journal {
+	return &Journal{rdb: rdb, envelopeTTL: 6 * time.Hour, mappingTTL: 14 * 24 * time.Hour}
+}
+
+func sentInKey(declarationID string) string { return "aj:d:{" + declarationID + "}" }
+func envelopeKey(guid string) string        { return "aj:m:{" + guid + "}" }
+
+// SentIn reports, for each declaration already journaled, the guid of
+// the message it went out in.
+func (j *Journal) SentIn(ctx context.Context, ids []string) (map[string]string, error) {
+	cmds := make([]*redis.StringCmd, len(ids))
+	_, err := j.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, id := range ids {
+			cmds[i] = p.Get(ctx, sentInKey(id))
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("adapter: journal: %w", err)
+	}
+	out := map[string]string{}
+	for i, c := range cmds {
+		if guid := c.Val(); guid != "" {
+			out[ids[i]] = guid
+		}
+	}
+	return out, nil
+}
+
+// Envelope is a journaled message's envelope, or nil once it has expired.
+func (j *Journal) Envelope(ctx context.Context, guid string) ([]byte, error) {
+	b, err := j.rdb.Get(ctx, envelopeKey(guid)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("adapter: journal: %w", err)
+	}
+	return b, nil
+}
+
+// Record journals a message before it is sent: its envelope first, then
+// which declarations it carries, so a declaration found in the journal
+// always has its envelope, until that expires.
+func (j *Journal) Record(ctx context.Context, guid string, ids []string, envelope []byte) error {
+	if err := j.rdb.Set(ctx, envelopeKey(guid), envelope, j.envelopeTTL).Err(); err != nil {
+		return fmt.Errorf("adapter: journal: %w", err)
+	}
+	_, err := j.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, id := range ids {
+			p.Set(ctx, sentInKey(id), guid, j.mappingTTL)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("adapter: journal: %w", err)
+	}
+	return nil
+}
