@@ -21,6 +21,9 @@ import (
 	"github.com/segmentio/kafka-go"
 )
 
+// Group is the adapters' consumer group on clearway.declarations.v1.
+const Group = "clearway-adapter"
+
 // Transport carries envelopes to customs and brings envelopes back.
 type Transport interface {
 	// Send hands one envelope to customs; nil means customs (or the

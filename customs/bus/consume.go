@@ -76,7 +76,6 @@ func Consume(ctx context.Context, r *kafka.Reader, cc ConsumerConfig, h Handler,
 			}
 		}
 		consumed.WithLabelValues(topic, group).Add(float64(len(batch)))
-		consumerLag.WithLabelValues(topic, group).Set(float64(max(r.Lag(), 0)))
 	}
 }
 

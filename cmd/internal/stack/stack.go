@@ -2,6 +2,7 @@ package stack
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -44,6 +45,7 @@ type Stack struct {
 	Redis    redis.UniversalClient
 	Producer *bus.Producer
 
+	lag     *bus.LagWatch // nil when no part consumes
 	closers []func() error
 	wg      sync.WaitGroup
 	mu      sync.Mutex
@@ -109,6 +111,18 @@ func Start(ctx context.Context, cfg Config, parts Parts, reg *prometheus.Registr
 		reg.MustRegister(bus.Collectors()...)
 	}
 
+	var watched []bus.Consumption
+	if parts.Adapter {
+		watched = append(watched, bus.Consumption{Group: adapter.Group, Topic: bus.TopicDeclarations})
+	}
+	if parts.Tracker {
+		watched = append(watched, bus.Consumption{Group: tracker.GroupDeclarations, Topic: bus.TopicDeclarations},
+			bus.Consumption{Group: tracker.GroupReceipts, Topic: bus.TopicReceipts}, bus.Consumption{Group: notify.GroupStatus, Topic: bus.TopicStatus})
+	}
+	if len(watched) > 0 {
+		s.lag = bus.NewLagWatch(cfg.Kafka, log, watched...)
+		s.run(func() error { return s.lag.Run(ctx, 5*time.Second) })
+	}
 	if parts.Adapter {
 		alog := log.With("part", "adapter")
 		var transport adapter.Transport
@@ -123,7 +137,7 @@ func Start(ctx context.Context, cfg Config, parts Parts, reg *prometheus.Registr
 			s.Sim = sim.New(cfg.Sim)
 			transport = s.Sim
 		}
-		r := bus.NewReader(cfg.Kafka, bus.TopicDeclarations, "clearway-adapter")
+		r := bus.NewReader(cfg.Kafka, bus.TopicDeclarations, adapter.Group)
 		s.closers = append(s.closers, r.Close)
 		a := adapter.New(cfg.Adapter, transport, adapter.NewJournal(s.Redis), s.Producer, alog)
 		s.run(func() error { return a.Run(ctx, r) })
@@ -162,12 +176,23 @@ func Start(ctx context.Context, cfg Config, parts Parts, reg *prometheus.Registr
 	return s, nil
 }
 
-// serveMetrics serves /metrics and /healthz for a process without the
-// HTTP gateway.
+// serveMetrics serves /metrics, /healthz and /readyz for a process
+// without the HTTP gateway.
 func (s *Stack) serveMetrics(ctx context.Context, cfg Config, reg *prometheus.Registry) error {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte(`{"status":"ok"}`)) })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		w.Header().Set("Content-Type", "application/json")
+		if err := s.ready(ctx); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			json.NewEncoder(w).Encode(map[string]string{"status": "not ready", "reason": err.Error()})
+			return
+		}
+		w.Write([]byte(`{"status":"ready"}`))
+	})
 	ln, err := net.Listen("tcp", cfg.MetricsAddr)
 	if err != nil {
 		return fmt.Errorf("CLEARWAY_METRICS_ADDR %s: %w", cfg.MetricsAddr, err)
@@ -195,8 +220,12 @@ func (s *Stack) run(f func() error) {
 	}()
 }
 
-// ready reports whether Kafka and Redis answer.
+// ready reports whether Kafka and Redis answer and this process's
+// consumers have caught up since it started.
 func (s *Stack) ready(ctx context.Context) error {
+	if s.lag != nil && !s.lag.CaughtUp() {
+		return fmt.Errorf("consumers are catching up (each within %d messages of the end)", bus.CaughtUpLag)
+	}
 	if err := s.Redis.Ping(ctx).Err(); err != nil {
 		return fmt.Errorf("redis: %w", err)
 	}

@@ -189,48 +189,20 @@ func maxTime(a, b time.Time) time.Time {
 	return b
 }
 
-// waitConsumed waits until group has committed every partition of topic up
-// to its end.
+// waitConsumed waits until group has committed every message of topic.
 func waitConsumed(t *testing.T, cfg bus.Config, group, topic string) {
 	t.Helper()
-	client := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 5 * time.Second}
-	name := cfg.TopicPrefix + topic
-	ctx := context.Background()
-	deadline := time.Now().Add(time.Minute)
-	for {
-		meta, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{name}})
-		if err != nil || len(meta.Topics) != 1 {
-			t.Fatalf("metadata of %s: %v", name, err)
-		}
-		var parts []int
-		var ask []kafka.OffsetRequest
-		for _, p := range meta.Topics[0].Partitions {
-			parts = append(parts, p.ID)
-			ask = append(ask, kafka.LastOffsetOf(p.ID))
-		}
-		ends, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{name: ask}})
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(200 * time.Millisecond) {
+		lag, err := bus.GroupLag(context.Background(), cfg, group, topic)
 		if err != nil {
 			t.Fatal(err)
 		}
-		committed, err := client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: cfg.TopicPrefix + group, Topics: map[string][]int{name: parts}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		behind := int64(0)
-		end := map[int]int64{}
-		for _, p := range ends.Topics[name] {
-			end[p.Partition] = p.LastOffset
-		}
-		for _, p := range committed.Topics[name] {
-			behind += end[p.Partition] - max(p.CommittedOffset, 0)
-		}
-		if behind == 0 {
+		if lag == 0 {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s is %d messages behind on %s after a minute", group, behind, name)
+			t.Fatalf("%s is %d messages behind on %s after a minute", group, lag, topic)
 		}
-		time.Sleep(200 * time.Millisecond)
 	}
 }
 
