@@ -16,6 +16,7 @@ const usage = `usage: clearway <command>
 
 commands:
   dev      run gateway, tracker, customs adapter and simulator in one process
+  serve    run some parts on real Kafka and Redis: clearway serve gateway,tracker,adapter
   keys     create, list and revoke API keys (in Redis, stored as hashes)
   rebuild  replay Kafka into an empty Redis
   customs-sim
@@ -32,6 +33,8 @@ func main() {
 	case "dev":
 		embedded := os.Getenv("CLEARWAY_KAFKA_BROKERS") == "" || os.Getenv("CLEARWAY_REDIS_ADDR") == ""
 		os.Exit(stack.Main("clearway-dev", stack.All, true, func(s *stack.Stack) { welcome(s, embedded) }))
+	case "serve":
+		os.Exit(serve(os.Args[2:]))
 	case "customs-sim":
 		os.Exit(customsSim())
 	case "rebuild":
@@ -63,4 +66,27 @@ func welcome(s *stack.Stack, embedded bool) {
 	fmt.Fprintf(&b, "\n  Post the example manifest:\n    curl -s -H 'X-API-Key: dev-courier-key' -H 'Content-Type: application/json' \\\n      --data @schemas/examples/manifest.json %s/v1/manifests\n", s.URL)
 	fmt.Fprintf(&b, "  Then follow a parcel:\n    curl -s -H 'X-API-Key: dev-courier-key' '%s/v1/declarations?logisticsNo=QZX100000000001'\n\n", s.URL)
 	fmt.Fprint(os.Stderr, b.String())
+}
+
+// serve runs the named parts (gateway, tracker, adapter) in this process.
+func serve(args []string) int {
+	var parts stack.Parts
+	if len(args) != 1 {
+		fmt.Fprintln(os.Stderr, "usage: clearway serve gateway,tracker,adapter (any of them)")
+		return 2
+	}
+	for _, p := range strings.Split(args[0], ",") {
+		switch p {
+		case "gateway":
+			parts.Gateway = true
+		case "tracker":
+			parts.Tracker = true
+		case "adapter":
+			parts.Adapter = true
+		default:
+			fmt.Fprintf(os.Stderr, "clearway serve: unknown part %q (gateway, tracker, adapter)\n", p)
+			return 2
+		}
+	}
+	return stack.Main("clearway-"+strings.ReplaceAll(args[0], ",", "-"), parts, false, nil)
 }

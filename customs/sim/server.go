@@ -21,6 +21,8 @@ import (
 //	DELETE /dxp/receipts/{id}   acknowledge it; an unacknowledged one is
 //	                            offered again once its lease ends
 //	GET    /sim/new-declarations  appType=1 declarations received per agentCode/copNo
+//	PUT    /sim/fault           {"mode": "ok" | "errors" | "slow", "delay": "2s"}:
+//	                            the exchange answers 503, or slowly, for fault tests
 //
 // A message posted again (same CopMsgId) is answered 202 and not processed
 // again (see Customs.Send).
@@ -31,6 +33,14 @@ type Server struct {
 	mu      sync.Mutex
 	outbox  []*receiptEnvelope // in the order customs sent them
 	arrived chan struct{}
+	fault   Fault
+}
+
+// Fault is how the exchange misbehaves.
+type Fault struct {
+	Mode  string `json:"mode"`            // ok, errors, slow
+	Delay string `json:"delay,omitempty"` // for slow
+	delay time.Duration
 }
 
 type receiptEnvelope struct {
@@ -64,9 +74,10 @@ func (s *Server) Run(ctx context.Context) error {
 // Handler is the HTTP interface.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /dxp/messages", s.postMessage)
-	mux.HandleFunc("GET /dxp/receipts", s.nextReceipt)
-	mux.HandleFunc("DELETE /dxp/receipts/{id}", s.ackReceipt)
+	mux.HandleFunc("POST /dxp/messages", s.faulty(s.postMessage))
+	mux.HandleFunc("GET /dxp/receipts", s.faulty(s.nextReceipt))
+	mux.HandleFunc("DELETE /dxp/receipts/{id}", s.faulty(s.ackReceipt))
+	mux.HandleFunc("PUT /sim/fault", s.setFault)
 	mux.HandleFunc("GET /sim/new-declarations", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(s.customs.NewDeclarations())
@@ -143,4 +154,48 @@ func (s *Server) ackReceipt(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	http.Error(w, "no receipt "+strconv.Quote(id), http.StatusNotFound)
+}
+
+func (s *Server) setFault(w http.ResponseWriter, r *http.Request) {
+	var f Fault
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<10)).Decode(&f); err != nil {
+		http.Error(w, "want {\"mode\": \"ok|errors|slow\", \"delay\": \"2s\"}", http.StatusBadRequest)
+		return
+	}
+	if f.Mode == "slow" {
+		d, err := time.ParseDuration(f.Delay)
+		if err != nil || d <= 0 || d > time.Minute {
+			http.Error(w, "delay must be a duration up to 1m", http.StatusBadRequest)
+			return
+		}
+		f.delay = d
+	} else if f.Mode != "ok" && f.Mode != "errors" {
+		http.Error(w, "mode must be ok, errors or slow", http.StatusBadRequest)
+		return
+	}
+	s.mu.Lock()
+	s.fault = f
+	s.mu.Unlock()
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// faulty applies the current fault to an exchange endpoint.
+func (s *Server) faulty(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		f := s.fault
+		s.mu.Unlock()
+		switch f.Mode {
+		case "errors":
+			http.Error(w, "customs exchange unavailable (simulated)", http.StatusServiceUnavailable)
+			return
+		case "slow":
+			select {
+			case <-time.After(f.delay):
+			case <-r.Context().Done():
+				return
+			}
+		}
+		h(w, r)
+	}
 }

@@ -2,7 +2,9 @@
 # Runs a real Apache Kafka 4.x broker (KRaft, combined broker+controller) on
 # 127.0.0.1 without Docker: jars from Maven Central via mvn, the machine's JDK.
 #
-#   deployments/local/kafka.sh start|stop|status
+#   deployments/local/kafka.sh start|stop|kill|status
+#
+# kill is kill -9, for fault tests: start again reuses the data directory.
 #
 # KAFKA_PORT (9092; the controller listens on the next port), KAFKA_DATA (/tmp/clearway-kafka), CLEARWAY_CACHE
 # (~/.cache/clearway: the jars, kept outside the repo), KAFKA_HEAP (512m).
@@ -79,6 +81,7 @@ start() {
     java_run kafka.tools.StorageTool format --cluster-id "$(java_run kafka.tools.StorageTool random-uuid)" \
       --config "$data/server.properties" --ignore-formatted >/dev/null
   fi
+  : >"$data/server.log" # "Kafka Server started" must come from this run
   nohup java -Xms256m -Xmx"${KAFKA_HEAP:-512m}" -XX:+UseG1GC \
     -Dlog4j2.configurationFile="$data/log4j2.properties" \
     -cp "$libs/*" kafka.Kafka "$data/server.properties" >"$data/stdout.log" 2>&1 &
@@ -105,9 +108,17 @@ stop() {
   echo "kafka.sh: stopped"
 }
 
+kill9() {
+  running || { echo "kafka.sh: not running"; return; }
+  kill -9 "$(cat "$pidfile")"
+  rm -f "$pidfile"
+  echo "kafka.sh: killed"
+}
+
 case "${1:-}" in
   start) start ;;
   stop) stop ;;
+  kill) kill9 ;;
   status) if running; then echo "running (pid $(cat "$pidfile"))"; else echo "stopped"; exit 1; fi ;;
-  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|kill|status" >&2; exit 2 ;;
 esac

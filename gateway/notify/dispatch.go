@@ -50,6 +50,7 @@ type Dispatcher struct {
 	reg    *Registry
 	rdb    redis.UniversalClient
 	client *http.Client
+	writer *bus.Producer // dead letters
 	log    *slog.Logger
 
 	mu       sync.Mutex
@@ -57,8 +58,8 @@ type Dispatcher struct {
 	loadedAt time.Time
 }
 
-func NewDispatcher(cfg Config, reg *Registry, rdb redis.UniversalClient, log *slog.Logger) *Dispatcher {
-	return &Dispatcher{cfg: cfg, reg: reg, rdb: rdb, log: log, client: &http.Client{Timeout: cfg.Timeout}}
+func NewDispatcher(cfg Config, reg *Registry, rdb redis.UniversalClient, w *bus.Producer, log *slog.Logger) *Dispatcher {
+	return &Dispatcher{cfg: cfg, reg: reg, rdb: rdb, writer: w, log: log, client: &http.Client{Timeout: cfg.Timeout}}
 }
 
 // Run fans out from r and delivers until ctx ends.
@@ -90,20 +91,36 @@ func (d *Dispatcher) Fanout(ctx context.Context, msgs []kafka.Message) error {
 	if err != nil {
 		return err
 	}
+	type decoded struct {
+		e   *bus.StatusEvent
+		raw []byte // delivered as published
+	}
+	events := make([]decoded, 0, len(msgs))
+	var poison []kafka.Message
+	for _, m := range msgs {
+		e, err := bus.DecodeStatus(m.Value)
+		if err != nil {
+			d.log.Error("undecodable status event; dead-lettered", "partition", m.Partition, "offset", m.Offset, "err", err)
+			poison = append(poison, m)
+			continue
+		}
+		events = append(events, decoded{e, m.Value})
+	}
+	if len(poison) > 0 {
+		if err := bus.DeadLetter(ctx, d.writer, "undecodable status event", poison...); err != nil {
+			return err
+		}
+	}
 	_, err = d.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, m := range msgs {
-			e, err := bus.DecodeStatus(m.Value)
-			if err != nil {
-				d.log.Error("undecodable status event skipped", "offset", m.Offset, "err", err)
-				continue
-			}
+		for _, ev := range events {
+			e, value := ev.e, ev.raw
 			for _, s := range subs {
 				if s.scope().Sees(e.Tenant, e.AgentCode) {
-					p.RPush(ctx, queueKey(s.ID), m.Value)
+					p.RPush(ctx, queueKey(s.ID), value)
 				}
 			}
 			for _, key := range []string{"es:courier:" + e.Tenant, "es:broker:" + e.AgentCode, "es:all"} {
-				p.XAdd(ctx, &redis.XAddArgs{Stream: key, MaxLen: StreamLength, Approx: true, Values: []any{"event", m.Value}})
+				p.XAdd(ctx, &redis.XAddArgs{Stream: key, MaxLen: StreamLength, Approx: true, Values: []any{"event", value}})
 			}
 		}
 		return nil

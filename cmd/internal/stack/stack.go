@@ -150,7 +150,7 @@ func Start(ctx context.Context, cfg Config, parts Parts, reg *prometheus.Registr
 		s.run(func() error { return t.Run(ctx, dr, rr) })
 		sr := bus.NewReader(cfg.Kafka, bus.TopicStatus, notify.GroupStatus)
 		s.closers = append(s.closers, sr.Close)
-		d := notify.NewDispatcher(cfg.Webhooks, notify.NewRegistry(s.Redis), s.Redis, log.With("part", "notify"))
+		d := notify.NewDispatcher(cfg.Webhooks, notify.NewRegistry(s.Redis), s.Redis, s.Producer, log.With("part", "notify"))
 		s.run(func() error { return d.Run(ctx, sr) })
 	}
 	if !parts.Gateway && cfg.MetricsAddr != "" {
