@@ -7,7 +7,7 @@ PKGS := ./...
 CEB_XSD := schemas/ceb/ceb-export-202205.xsd
 DXP_XSD := schemas/ceb/dxp-terminal-202205.xsd
 
-.PHONY: run test lint xsd fuzz services-up services-down build
+.PHONY: run test lint xsd fuzz chaos services-up services-down build
 
 ## run: gateway, tracker, customs adapter and simulator in one process
 run:
@@ -35,6 +35,12 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzParseCEB604$$' -fuzztime=$(FUZZTIME) ./customs/ceb
 	$(GO) test -run='^$$' -fuzz='^FuzzDecodeEnvelope$$' -fuzztime=$(FUZZTIME) ./customs/ceb
 	$(GO) test -run='^$$' -fuzz='^FuzzParseSheet$$' -fuzztime=$(FUZZTIME) ./customs/sheet
+
+## chaos: the fault suite on its own real Kafka and Redis (needs redis-server, a JDK and mvn);
+## CHAOS=bounded runs each fault once (CI), full adds every fault again in a seeded random order
+CHAOS ?= full
+chaos:
+	CLEARWAY_CHAOS=$(CHAOS) $(GO) test -count=1 -v -timeout 60m -run '^TestChaos$$' ./cmd/internal/chaos
 
 ## build: the three binaries into bin/
 build:

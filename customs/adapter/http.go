@@ -95,8 +95,18 @@ func (t *HTTPTransport) receiveOne(ctx context.Context, deliver func(context.Con
 	case status != http.StatusOK || id == "":
 		return fmt.Errorf("adapter: customs receipts answered HTTP %d", status)
 	}
-	if err := deliver(ctx, body.Bytes()); err != nil {
-		return err // not acknowledged: it comes again
+	// Hold on to this envelope until it is delivered: fetching the next one
+	// first would publish a parcel's later receipts before its earlier ones.
+	for attempt := 0; ; attempt++ {
+		err := deliver(ctx, body.Bytes())
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return err // not acknowledged: it comes again, to whoever asks
+		}
+		t.log.Warn("delivering a receipt envelope failed; retrying it", "receipt", id, "attempt", attempt+1, "err", err)
+		bus.Sleep(ctx, bus.Backoff(attempt))
 	}
 	status, err = t.do(ctx, http.MethodDelete, t.endpoint("/dxp/receipts/"+url.PathEscape(id)), nil, nil)
 	if err == nil && status != http.StatusNoContent && status != http.StatusNotFound {

@@ -88,9 +88,12 @@ func EnsureTopics(ctx context.Context, cfg Config) error {
 	defer cc.Close()
 	var specs []kafka.TopicConfig
 	for _, t := range Topics {
-		spec := kafka.TopicConfig{Topic: cfg.TopicPrefix + t, NumPartitions: cfg.Partitions, ReplicationFactor: cfg.ReplicationFactor}
+		spec := kafka.TopicConfig{Topic: cfg.TopicPrefix + t, NumPartitions: cfg.Partitions, ReplicationFactor: cfg.ReplicationFactor,
+			// With acks=all, a write is acknowledged once this many replicas
+			// have it: two of three survive the loss of any one broker.
+			ConfigEntries: []kafka.ConfigEntry{{ConfigName: "min.insync.replicas", ConfigValue: strconv.Itoa(min(cfg.ReplicationFactor, 2))}}}
 		if (t == TopicDeclarations || t == TopicReceipts) && cfg.Retention > 0 {
-			spec.ConfigEntries = []kafka.ConfigEntry{{ConfigName: "retention.ms", ConfigValue: strconv.FormatInt(cfg.Retention.Milliseconds(), 10)}}
+			spec.ConfigEntries = append(spec.ConfigEntries, kafka.ConfigEntry{ConfigName: "retention.ms", ConfigValue: strconv.FormatInt(cfg.Retention.Milliseconds(), 10)})
 		}
 		specs = append(specs, spec)
 	}

@@ -52,14 +52,17 @@ return fresh
 // higher rank, so a duplicated or late receipt changes nothing. Each
 // applied rank is marked, so a redelivered receipt can be told apart from a
 // stale one: its status event is published again (at least once), a stale
-// one's never. A final status starts the retention clock. Statistics and
-// flight readiness change in the same step, so they count each applied
-// change exactly once; a change that overtook the declaration's record is
-// counted when the record arrives (createScript).
+// one's never. A final status starts the retention clock. Flight readiness
+// follows the status in the same step. Each statistics step (inspected,
+// released…) counts once per declaration, marked in its hash, so a
+// redelivered receipt never counts twice and a late one (an inspection
+// receipt that arrives after the release) still counts; a step that
+// overtook the declaration's record is counted when the record arrives
+// (createScript).
 // KEYS: decl, history, messages, stats hour, stats day (of the change).
 // ARGV: rank, status, code, returnInfo, invtNo, preNo, at, receipt field,
 // receipt value, history entry, messageGuid, retention seconds if final,
-// statistics metric or ”, at in Unix ms, hour TTL, day TTL, flight TTL,
+// statistics metric if any, at in Unix ms, hour TTL, day TTL, flight TTL,
 // declaration id.
 // An arrival (empty status) only records, once, when the parcel reached
 // the supervised site; a later release measures arrival → released from it.
@@ -72,10 +75,10 @@ if ARGV[2] == '' then
   return {0, '', '', '', ''}
 end
 if ARGV[8] ~= '' then redis.call('HSETNX', KEYS[3], ARGV[8], ARGV[9]) end
+local h = facts(KEYS[1])
 local cur = tonumber(redis.call('HGET', KEYS[1], 'rank') or '-1')
 local result = 0
 if tonumber(ARGV[1]) > cur then
-  local h = facts(KEYS[1])
   redis.call('HSET', KEYS[1], 'rank', ARGV[1], 'status', ARGV[2], 'updatedAt', ARGV[7], 'a:' .. ARGV[1], ARGV[3])
   if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'code', ARGV[3]) end
   if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'returnInfo', ARGV[4]) end
@@ -89,19 +92,19 @@ if tonumber(ARGV[1]) > cur then
   if redis.call('HEXISTS', KEYS[1], 'cd') == 1 then
     flight(h, ARGV[18], h.status, ARGV[2], ARGV[17])
   end
-  if ARGV[13] ~= '' then
-    local ev = {m = ARGV[13], hk = KEYS[4], dk = KEYS[5], ms = tonumber(ARGV[14]), info = ARGV[4], ht = ARGV[15], dt = ARGV[16]}
-    if h.tenant then
-      count(h, ev)
-    else
-      local pending = cjson.decode(redis.call('HGET', KEYS[1], 'sp') or '[]')
-      table.insert(pending, ev)
-      redis.call('HSET', KEYS[1], 'sp', cjson.encode(pending))
-    end
-  end
   result = 1
 elseif redis.call('HGET', KEYS[1], 'a:' .. ARGV[1]) == ARGV[3] then
   result = 2
+end
+if ARGV[13] ~= '' and redis.call('HSETNX', KEYS[1], 'c:' .. ARGV[13], '1') == 1 then
+  local ev = {m = ARGV[13], hk = KEYS[4], dk = KEYS[5], ms = tonumber(ARGV[14]), info = ARGV[4], ht = ARGV[15], dt = ARGV[16]}
+  if h.tenant then
+    count(h, ev)
+  else
+    local pending = cjson.decode(redis.call('HGET', KEYS[1], 'sp') or '[]')
+    table.insert(pending, ev)
+    redis.call('HSET', KEYS[1], 'sp', cjson.encode(pending))
+  end
 end
 local who = redis.call('HMGET', KEYS[1], 'tenant', 'agentCode', 'logisticsNo', 'manifestId')
 return {result, who[1] or '', who[2] or '', who[3] or '', who[4] or ''}

@@ -66,6 +66,7 @@ func TestStatisticsCountEachAppliedChangeOnceWhateverIsRedelivered(t *testing.T)
 	wantValue := new(big.Rat)
 	want := map[string]int64{"declared": 21}
 	late := flightDeclarations(t, 21)[20]
+	var late500 *bus.ReceiptEvent
 	for i, d := range append(append([]*customs.Declaration{}, decls...), late) {
 		for _, l := range d.Items {
 			wantValue.Add(wantValue, l.TotalPrice.Rat())
@@ -77,6 +78,9 @@ func TestStatisticsCountEachAppliedChangeOnceWhateverIsRedelivered(t *testing.T)
 			events = append(events, at(d.ID, "100", done))
 			want["rejected"]++
 			continue
+		case i == 5: // its inspection receipt comes after its release, and still counts
+			late500 = at(d.ID, "500", base.Add(30*time.Second))
+			want["inspected"]++
 		case i%5 == 0:
 			events = append(events, at(d.ID, "500", base.Add(30*time.Second)))
 			want["inspected"]++
@@ -85,6 +89,7 @@ func TestStatisticsCountEachAppliedChangeOnceWhateverIsRedelivered(t *testing.T)
 		want["released"]++
 		wantDurations = append(wantDurations, float64(done.Sub(base).Milliseconds()))
 	}
+	events = append(events, late500)
 	apply(t, s, events...)
 	if err := s.Create(ctx, []*customs.Declaration{late}); err != nil {
 		t.Fatal(err)
