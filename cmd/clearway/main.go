@@ -19,6 +19,7 @@ commands:
   serve    run some parts on real Kafka and Redis: clearway serve gateway,tracker,adapter
   keys     create, list and revoke API keys (in Redis, stored as hashes)
   rebuild  replay Kafka into an empty Redis
+  topics   ensure: create the Kafka topics with their settings
   customs-sim
            serve the customs simulator over HTTP (CLEARWAY_SIM_ADDR), for
            adapters with CLEARWAY_TRANSPORT=http CLEARWAY_CUSTOMS_URL=http://…
@@ -33,6 +34,8 @@ func main() {
 	case "dev":
 		embedded := os.Getenv("CLEARWAY_KAFKA_BROKERS") == "" || os.Getenv("CLEARWAY_REDIS_ADDR") == ""
 		os.Exit(stack.Main("clearway-dev", stack.All, true, func(s *stack.Stack) { welcome(s, embedded) }))
+	case "topics":
+		os.Exit(topics(os.Args[2:], os.Stdout, os.Stderr))
 	case "serve":
 		os.Exit(serve(os.Args[2:]))
 	case "customs-sim":

@@ -19,7 +19,8 @@ const rebuildUsage = `usage: clearway rebuild [--force]
 Replays clearway.declarations.v1 and clearway.receipts.v1 from Kafka
 (CLEARWAY_KAFKA_BROKERS) into Redis (CLEARWAY_REDIS_ADDR) and exits. Into
 an empty Redis it rebuilds every declaration, its history, messages and
-indexes exactly. Refuses a Redis that holds declarations unless --force.
+indexes exactly, statistics and the customs adapter's send journal included.
+Refuses a Redis that holds declarations unless --force.
 API keys, the blacklist and webhook subscriptions live only in Redis and
 are not rebuilt.
 `

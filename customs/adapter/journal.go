@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -16,8 +17,16 @@ import (
 // sent; a declaration found in the journal is never composed into a new
 // message: its message is sent again as it was (same CopMsgId, which the
 // exchange takes once), or, once the envelope has expired, not at all.
+//
+// The journal lives in Redis, which can be emptied (FLUSHALL) and rebuilt
+// from Kafka. A marker says the journal is whole: the first adapter sets it
+// on a fresh Redis; `clearway rebuild` restores every declaration's message
+// from the sent events on Kafka, then sets it again. While it is missing,
+// an adapter that has seen it declares nothing (the batch is retried), since
+// it could no longer tell a parcel already declared from a new one.
 type Journal struct {
-	rdb redis.UniversalClient
+	rdb    redis.UniversalClient
+	opened atomic.Bool // this process has seen the journal whole
 	// envelopeTTL is how long a sent envelope is kept to be sent again: a
 	// redelivery comes when the adapter died before committing, so within
 	// minutes of the send. mappingTTL is how long a declaration is known to
@@ -30,13 +39,21 @@ func NewJournal(rdb redis.UniversalClient) *Journal {
 }
 
 func sentInKey(declarationID string) string { return "aj:d:{" + declarationID + "}" }
+
+// wholeKey marks the journal whole.
+const wholeKey = "aj:whole"
+
+// ErrJournalEmptied is returned while the journal is not whole.
+var ErrJournalEmptied = errors.New("adapter: the send journal in Redis was emptied; declaring nothing until clearway rebuild restores it")
 func envelopeKey(guid string) string        { return "aj:m:{" + guid + "}" }
 
 // SentIn reports, for each declaration already journaled, the guid of
 // the message it went out in.
 func (j *Journal) SentIn(ctx context.Context, ids []string) (map[string]string, error) {
 	cmds := make([]*redis.StringCmd, len(ids))
+	var whole *redis.IntCmd
 	_, err := j.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		whole = p.Exists(ctx, wholeKey)
 		for i, id := range ids {
 			cmds[i] = p.Get(ctx, sentInKey(id))
 		}
@@ -45,6 +62,15 @@ func (j *Journal) SentIn(ctx context.Context, ids []string) (map[string]string, 
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return nil, fmt.Errorf("adapter: journal: %w", err)
 	}
+	if whole.Val() == 0 {
+		if j.opened.Load() {
+			return nil, ErrJournalEmptied
+		}
+		if err := j.MarkWhole(ctx); err != nil { // a fresh Redis: nothing was declared yet
+			return nil, err
+		}
+	}
+	j.opened.Store(true)
 	out := map[string]string{}
 	for i, c := range cmds {
 		if guid := c.Val(); guid != "" {
@@ -80,6 +106,28 @@ func (j *Journal) Record(ctx context.Context, guid string, ids []string, envelop
 		return nil
 	})
 	if err != nil {
+		return fmt.Errorf("adapter: journal: %w", err)
+	}
+	return nil
+}
+
+// Restore records, in a rebuild, that ids went out in message guid.
+func (j *Journal) Restore(ctx context.Context, guid string, ids []string) error {
+	_, err := j.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, id := range ids {
+			p.Set(ctx, sentInKey(id), guid, j.mappingTTL)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("adapter: journal: %w", err)
+	}
+	return nil
+}
+
+// MarkWhole says the journal holds every declaration sent.
+func (j *Journal) MarkWhole(ctx context.Context) error {
+	if err := j.rdb.Set(ctx, wholeKey, time.Now().UTC().Format(time.RFC3339), 0).Err(); err != nil {
 		return fmt.Errorf("adapter: journal: %w", err)
 	}
 	return nil

@@ -62,6 +62,39 @@ func (c *Config) Validate() error {
 	return nil
 }
 
+// How long the topics that are not rebuilt from keep their messages.
+const (
+	statusRetention     = 7 * 24 * time.Hour   // webhooks and streams read it as it comes
+	deadLetterRetention = 30 * 24 * time.Hour  // time to look at what failed, and replay it
+	auditRetention      = 400 * 24 * time.Hour // a year of who did what, and a margin
+)
+
+// TopicSettings are the topics Clearway creates: every one with the
+// configured partitions and replication, min.insync.replicas of 2 when
+// replicated (with acks=all a write then survives the loss of any one
+// broker), deletion by time (no topic is compacted: each holds events, not
+// the latest state of a key), and retention by what reads it. The
+// declarations and receipts topics keep what Redis is rebuilt from.
+func TopicSettings(cfg Config) []kafka.TopicConfig {
+	retention := map[string]time.Duration{
+		TopicDeclarations: cfg.Retention, TopicReceipts: cfg.Retention,
+		TopicStatus: statusRetention, TopicDeadLetter: deadLetterRetention, TopicAudit: auditRetention,
+	}
+	specs := make([]kafka.TopicConfig, 0, len(Topics))
+	for _, t := range Topics {
+		spec := kafka.TopicConfig{Topic: cfg.TopicPrefix + t, NumPartitions: cfg.Partitions, ReplicationFactor: cfg.ReplicationFactor,
+			ConfigEntries: []kafka.ConfigEntry{
+				{ConfigName: "min.insync.replicas", ConfigValue: strconv.Itoa(min(cfg.ReplicationFactor, 2))},
+				{ConfigName: "cleanup.policy", ConfigValue: "delete"},
+			}}
+		if d := retention[t]; d > 0 {
+			spec.ConfigEntries = append(spec.ConfigEntries, kafka.ConfigEntry{ConfigName: "retention.ms", ConfigValue: strconv.FormatInt(d.Milliseconds(), 10)})
+		}
+		specs = append(specs, spec)
+	}
+	return specs
+}
+
 // EnsureTopics creates Clearway's topics if they are missing. Creation is
 // explicit because broker auto-creation would pick its own partition count
 // and replication.
@@ -86,17 +119,7 @@ func EnsureTopics(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("bus: dial controller: %w", err)
 	}
 	defer cc.Close()
-	var specs []kafka.TopicConfig
-	for _, t := range Topics {
-		spec := kafka.TopicConfig{Topic: cfg.TopicPrefix + t, NumPartitions: cfg.Partitions, ReplicationFactor: cfg.ReplicationFactor,
-			// With acks=all, a write is acknowledged once this many replicas
-			// have it: two of three survive the loss of any one broker.
-			ConfigEntries: []kafka.ConfigEntry{{ConfigName: "min.insync.replicas", ConfigValue: strconv.Itoa(min(cfg.ReplicationFactor, 2))}}}
-		if (t == TopicDeclarations || t == TopicReceipts) && cfg.Retention > 0 {
-			spec.ConfigEntries = append(spec.ConfigEntries, kafka.ConfigEntry{ConfigName: "retention.ms", ConfigValue: strconv.FormatInt(cfg.Retention.Milliseconds(), 10)})
-		}
-		specs = append(specs, spec)
-	}
+	specs := TopicSettings(cfg)
 	if err := cc.CreateTopics(specs...); err != nil && !errors.Is(err, kafka.TopicAlreadyExists) {
 		return fmt.Errorf("bus: create topics: %w", err)
 	}

@@ -30,6 +30,21 @@ type Tracker struct {
 	// replaying: rebuilding Redis from Kafka publishes no status events;
 	// everyone was told of those changes when they happened.
 	replaying bool
+	// journal, when set, is restored in a rebuild from the sent events.
+	journal SentJournal
+}
+
+// SentJournal is the customs adapter's record of which message each
+// declaration went out in, which a rebuild restores.
+type SentJournal interface {
+	Restore(ctx context.Context, guid string, ids []string) error
+	MarkWhole(ctx context.Context) error
+}
+
+// RestoringJournal makes Rebuild restore j too.
+func (t *Tracker) RestoringJournal(j SentJournal) *Tracker {
+	t.journal = j
+	return t
 }
 
 func New(s *store.Store, w *bus.Producer, log *slog.Logger) *Tracker {
@@ -87,6 +102,11 @@ func (t *Tracker) HandleReceipts(ctx context.Context, msgs []kafka.Message) erro
 		if e.Kind == bus.KindSent {
 			if err := t.store.SaveSentMessage(ctx, e.MessageGUID, e.XML); err != nil {
 				return err
+			}
+			if t.replaying && t.journal != nil {
+				if err := t.journal.Restore(ctx, e.MessageGUID, e.DeclarationIDs); err != nil {
+					return err
+				}
 			}
 		}
 		ts = append(ts, more...)
@@ -161,6 +181,9 @@ func (t *Tracker) Rebuild(ctx context.Context, cfg bus.Config, progress func(top
 		if err := replayTopic(ctx, cfg, step.topic, step.handle, progress); err != nil {
 			return fmt.Errorf("rebuild %s: %w", step.topic, err)
 		}
+	}
+	if t.journal != nil {
+		return t.journal.MarkWhole(ctx)
 	}
 	return nil
 }

@@ -37,7 +37,8 @@ import (
 const (
 	redisPort   = "26379"
 	kafkaPort   = "29092"
-	gatewayAddr = "127.0.0.1:28080"
+	gatewayAddr  = "127.0.0.1:28080"
+	gateway2Addr = "127.0.0.1:28081"
 	simAddr     = "127.0.0.1:28090"
 )
 
@@ -78,6 +79,10 @@ var processes = map[string]struct {
 	"gateway":     {[]string{"serve", "gateway"}, nil},
 	"tracker":     {[]string{"serve", "tracker"}, []string{"CLEARWAY_METRICS_ADDR=127.0.0.1:29465"}},
 	"adapter":     {[]string{"serve", "adapter"}, []string{"CLEARWAY_METRICS_ADDR=127.0.0.1:29464"}},
+	// second instances, for scaling out
+	"gateway-2": {[]string{"serve", "gateway"}, []string{"CLEARWAY_HTTP_ADDR=" + gateway2Addr}},
+	"tracker-2": {[]string{"serve", "tracker"}, []string{"CLEARWAY_METRICS_ADDR=127.0.0.1:29466"}},
+	"adapter-2": {[]string{"serve", "adapter"}, []string{"CLEARWAY_METRICS_ADDR=127.0.0.1:29467"}},
 }
 
 func (r *rig) start(name string) {
@@ -125,9 +130,13 @@ func (r *rig) terminate(name string, grace time.Duration) {
 }
 
 var readyURL = map[string]string{
-	"gateway": "http://" + gatewayAddr + "/readyz",
-	"tracker": "http://127.0.0.1:29465/readyz",
-	"adapter": "http://127.0.0.1:29464/readyz",
+	"customs-sim": "http://" + simAddr + "/sim/new-declarations",
+	"gateway":     "http://" + gatewayAddr + "/readyz",
+	"tracker":     "http://127.0.0.1:29465/readyz",
+	"adapter":     "http://127.0.0.1:29464/readyz",
+	"gateway-2":   "http://" + gateway2Addr + "/readyz",
+	"tracker-2":   "http://127.0.0.1:29466/readyz",
+	"adapter-2":   "http://127.0.0.1:29467/readyz",
 }
 
 func (r *rig) signal(name string, sig syscall.Signal) { r.procs[name].cmd.Process.Signal(sig) }
@@ -148,14 +157,13 @@ func (r *rig) waitReady(url string) {
 	}
 }
 
-func (r *rig) startAll() {
-	r.start("customs-sim")
-	r.start("tracker")
-	r.start("adapter")
-	r.start("gateway")
-	r.waitReady("http://" + simAddr + "/sim/new-declarations")
-	for _, url := range readyURL {
-		r.waitReady(url)
+// startAll starts the named processes and waits until each is ready.
+func (r *rig) startAll(names ...string) {
+	for _, name := range names {
+		r.start(name)
+	}
+	for _, name := range names {
+		r.waitReady(readyURL[name])
 	}
 }
 
@@ -163,6 +171,7 @@ func (r *rig) startAll() {
 // 202 (a 503 is retried after Retry-After, a broken connection at once,
 // with the same manifestNo, which Clearway takes once).
 type load struct {
+	gateways []string // posted to in turn, as a load balancer would
 	mu       sync.Mutex
 	want     map[string]customs.Status // declaration id → final status the simulator decides
 	codes    map[string][]string
@@ -184,9 +193,9 @@ func (l *load) run(ctx context.Context) {
 		l.mu.Unlock()
 		m := sample.Manifest(fmt.Sprintf("CHAOS-%05d", n), 20, sample.Options{Seed: uint64(n), Prefix: fmt.Sprintf("CH%05d", n), MaxItems: 2})
 		body, _ := json.Marshal(m)
-		for {
+		for attempt := n; ; attempt++ {
 			down := l.kafkaDown.Load()
-			req, _ := http.NewRequest("POST", "http://"+gatewayAddr+"/v1/manifests", bytes.NewReader(body))
+			req, _ := http.NewRequest("POST", "http://"+l.gateways[attempt%len(l.gateways)]+"/v1/manifests", bytes.NewReader(body))
 			req.Header.Set("X-API-Key", "dev-courier-key")
 			req.Header.Set("Content-Type", "application/json")
 			resp, err := http.DefaultClient.Do(req)
@@ -213,6 +222,10 @@ func (l *load) run(ctx context.Context) {
 		}
 		time.Sleep(30 * time.Millisecond)
 	}
+}
+
+func newLoad(gateways ...string) *load {
+	return &load{gateways: gateways, want: map[string]customs.Status{}, codes: map[string][]string{}}
 }
 
 func (l *load) record(m customs.Manifest, parcels []struct{ DeclarationID, LogisticsNo, Result string }) {
@@ -242,24 +255,9 @@ var faults = []fault{
 			r.waitReady(readyURL[name])
 		}
 	}},
-	{"kill -9 gateway", func(r *rig, l *load) {
-		r.kill("gateway")
-		time.Sleep(time.Second)
-		r.start("gateway")
-		r.waitReady(readyURL["gateway"])
-	}},
-	{"kill -9 adapter", func(r *rig, l *load) {
-		r.kill("adapter")
-		time.Sleep(time.Second)
-		r.start("adapter")
-		r.waitReady(readyURL["adapter"])
-	}},
-	{"kill -9 tracker", func(r *rig, l *load) {
-		r.kill("tracker")
-		time.Sleep(time.Second)
-		r.start("tracker")
-		r.waitReady(readyURL["tracker"])
-	}},
+	killAndRestart("gateway"),
+	killAndRestart("adapter"),
+	killAndRestart("tracker"),
 	{"kill -9 Kafka broker", func(r *rig, l *load) {
 		r.script("kafka", "kill")
 		l.kafkaDown.Store(true)
@@ -333,6 +331,17 @@ var faults = []fault{
 	}},
 }
 
+// killAndRestart is kill -9 of one of Clearway's processes, mid-batch
+// under the load, and a new one a second later.
+func killAndRestart(name string) fault {
+	return fault{"kill -9 " + name, func(r *rig, l *load) {
+		r.kill(name)
+		time.Sleep(time.Second)
+		r.start(name)
+		r.waitReady(readyURL[name])
+	}}
+}
+
 func setFault(t *testing.T, body string) {
 	req, _ := http.NewRequest("PUT", "http://"+simAddr+"/sim/fault", strings.NewReader(body))
 	resp, err := http.DefaultClient.Do(req)
@@ -360,9 +369,10 @@ type row struct {
 	notes                                       []string
 }
 
-func TestChaos(t *testing.T) {
-	mode := os.Getenv("CLEARWAY_CHAOS")
-	if mode == "" {
+// newRig builds clearway and starts the suite's own Redis (AOF) and Kafka
+// broker (data on disk); cleanup stops everything.
+func newRig(t *testing.T) *rig {
+	if os.Getenv("CLEARWAY_CHAOS") == "" {
 		t.Skip("the fault suite runs with make chaos (CLEARWAY_CHAOS=full, or bounded as in CI)")
 	}
 	repo, _ := filepath.Abs("../../..")
@@ -383,18 +393,24 @@ func TestChaos(t *testing.T) {
 		"CLEARWAY_SIM_STEP_DELAY="+simCfg.StepDelay.String())
 	r.script("redis", "start")
 	r.script("kafka", "start")
+	r.rdb = redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + redisPort})
 	t.Cleanup(func() {
 		for name := range r.procs {
 			r.kill(name)
 		}
+		r.rdb.Close()
 		r.script("kafka", "stop")
 		r.script("redis", "stop")
 	})
-	r.rdb = redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + redisPort})
-	defer r.rdb.Close()
-	r.startAll()
+	return r
+}
 
-	l := &load{want: map[string]customs.Status{}, codes: map[string][]string{}}
+func TestChaos(t *testing.T) {
+	mode := os.Getenv("CLEARWAY_CHAOS")
+	r := newRig(t)
+	r.startAll("customs-sim", "tracker", "adapter", "gateway")
+
+	l := newLoad(gatewayAddr)
 	var rows []row
 	runFault := func(f fault) {
 		ctx, stop := context.WithCancel(context.Background())
@@ -573,4 +589,74 @@ func deadLetters(r *rig) map[string]int {
 			out[source]++
 		}
 	}
+}
+
+// Two gateways, two trackers and two adapters share the work: the
+// consumer groups split the six partitions between the two members of
+// each; one of each is killed midway, the groups rebalance onto the
+// survivors, and every parcel still reaches its decided status, declared
+// once, with exact statistics.
+func TestTwoOfEveryProcessAndOneOfEachKilled(t *testing.T) {
+	r := newRig(t)
+	r.startAll("customs-sim", "tracker", "tracker-2", "adapter", "adapter-2", "gateway", "gateway-2")
+	l := newLoad(gatewayAddr, gateway2Addr)
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { l.run(ctx); close(done) }()
+
+	time.Sleep(4 * time.Second)
+	groups := []string{"clearway-adapter", "clearway-tracker-declarations", "clearway-tracker-receipts"}
+	before := members(t, r, groups)
+	for _, g := range groups {
+		if len(before[g]) != 2 {
+			t.Errorf("group %s has %d members, want 2: %v", g, len(before[g]), before[g])
+		}
+	}
+	for _, name := range []string{"gateway-2", "tracker-2", "adapter-2"} {
+		r.kill(name)
+	}
+	l.gateways = l.gateways[:1] // the load balancer takes the dead gateway out
+	t.Log("killed gateway-2, tracker-2 and adapter-2")
+	var after map[string][]string
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(time.Second) {
+		after = members(t, r, groups)
+		one := true
+		for _, g := range groups {
+			one = one && len(after[g]) == 1 && strings.Contains(after[g][0], "6 partitions")
+		}
+		if one {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("groups did not rebalance onto the survivors in a minute: %v", after)
+		}
+	}
+	time.Sleep(3 * time.Second)
+	stop()
+	<-done
+	if res := check(t, r, l, "two of each, one of each killed"); res.accepted == 0 {
+		t.Fatal("no parcel was accepted")
+	}
+}
+
+// members lists each group's members with the partitions each holds.
+func members(t *testing.T, r *rig, groups []string) map[string][]string {
+	client := &kafka.Client{Addr: kafka.TCP(r.kafka.Brokers...), Timeout: 5 * time.Second}
+	res, err := client.DescribeGroups(context.Background(), &kafka.DescribeGroupsRequest{GroupIDs: groups})
+	if err != nil {
+		t.Fatalf("describe groups: %v", err)
+	}
+	out := map[string][]string{}
+	for _, g := range res.Groups {
+		for _, m := range g.Members {
+			var parts []int
+			for _, topic := range m.MemberAssignments.Topics {
+				parts = append(parts, topic.Partitions...)
+			}
+			line := fmt.Sprintf("%s holds %d partitions %v", m.MemberID, len(parts), parts)
+			out[g.GroupID] = append(out[g.GroupID], line)
+			t.Logf("group %s: member %s", g.GroupID, line)
+		}
+	}
+	return out
 }

@@ -269,6 +269,6 @@ func Rebuild(ctx context.Context, cfg Config, log *slog.Logger, progress func(to
 	defer rdb.Close()
 	p := bus.NewProducer(cfg.Kafka)
 	defer p.Close()
-	t := tracker.New(store.New(rdb).WithRetention(cfg.Retention), p, log)
+	t := tracker.New(store.New(rdb).WithRetention(cfg.Retention), p, log).RestoringJournal(adapter.NewJournal(rdb))
 	return t.Rebuild(ctx, cfg.Kafka, progress)
 }

@@ -1,0 +1,52 @@
+package adapter
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+)
+
+// The journal answers which message each declaration went in; once its
+// Redis is emptied it refuses to answer until a rebuild restores it.
+func TestJournalRefusesToAnswerOnceEmptiedUntilRestored(t *testing.T) {
+	mr := miniredis.RunT(t)
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	defer rdb.Close()
+	j, ctx := NewJournal(rdb), context.Background()
+
+	got, err := j.SentIn(ctx, []string{"a", "b"}) // a fresh Redis: nothing sent yet
+	if err != nil || len(got) != 0 {
+		t.Fatalf("fresh journal: %v %v", got, err)
+	}
+	if err := j.Record(ctx, "G1", []string{"a", "b"}, []byte("<envelope/>")); err != nil {
+		t.Fatal(err)
+	}
+	got, err = j.SentIn(ctx, []string{"a", "b", "c"})
+	if err != nil || got["a"] != "G1" || got["b"] != "G1" || got["c"] != "" {
+		t.Fatalf("after recording: %v %v", got, err)
+	}
+	if env, err := j.Envelope(ctx, "G1"); err != nil || string(env) != "<envelope/>" {
+		t.Fatalf("envelope %q %v", env, err)
+	}
+
+	mr.FlushAll()
+	if _, err := j.SentIn(ctx, []string{"a"}); !errors.Is(err, ErrJournalEmptied) {
+		t.Fatalf("after FLUSHALL: %v, want ErrJournalEmptied", err)
+	}
+	if err := j.Restore(ctx, "G1", []string{"a", "b"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.MarkWhole(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, err = j.SentIn(ctx, []string{"a"})
+	if err != nil || got["a"] != "G1" {
+		t.Fatalf("after the rebuild restored it: %v %v", got, err)
+	}
+	if env, _ := j.Envelope(ctx, "G1"); env != nil {
+		t.Fatal("a restored message has no envelope to send again: it went out, so it is not sent again")
+	}
+}
