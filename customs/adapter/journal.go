@@ -45,7 +45,8 @@ const wholeKey = "aj:whole"
 
 // ErrJournalEmptied is returned while the journal is not whole.
 var ErrJournalEmptied = errors.New("adapter: the send journal in Redis was emptied; declaring nothing until clearway rebuild restores it")
-func envelopeKey(guid string) string        { return "aj:m:{" + guid + "}" }
+
+func envelopeKey(guid string) string { return "aj:m:{" + guid + "}" }
 
 // SentIn reports, for each declaration already journaled, the guid of
 // the message it went out in.

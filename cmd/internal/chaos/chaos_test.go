@@ -35,11 +35,11 @@ import (
 
 // Ports of the suite's own servers, apart from a developer's.
 const (
-	redisPort   = "26379"
-	kafkaPort   = "29092"
+	redisPort    = "26379"
+	kafkaPort    = "29092"
 	gatewayAddr  = "127.0.0.1:28080"
 	gateway2Addr = "127.0.0.1:28081"
-	simAddr     = "127.0.0.1:28090"
+	simAddr      = "127.0.0.1:28090"
 )
 
 var simCfg = sim.Config{Seed: 11, InspectionRate: 0.1, RejectionRate: 0.05, DetentionRate: 0.02, StepDelay: 50 * time.Millisecond}
