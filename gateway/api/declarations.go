@@ -116,9 +116,13 @@ func onlyParams(q map[string][]string, allowed []string) error {
 	return nil
 }
 
-func badQuery(param, want string) error {
-	return &errs.Error{Kind: errs.Invalid, Code: "bad_query", Detail: fmt.Sprintf("%s must be %s", param, want),
-		Fields: []errs.FieldError{{Path: param, Code: "bad_format", Message: want}}}
+// badQuery refuses a query parameter; invalidField a field of the body.
+func badQuery(param, want string) error     { return invalid("bad_query", param, want) }
+func invalidField(field, want string) error { return invalid("invalid_field", field, want) }
+
+func invalid(code, path, want string) error {
+	return &errs.Error{Kind: errs.Invalid, Code: code, Detail: fmt.Sprintf("%s must be %s", path, want),
+		Fields: []errs.FieldError{{Path: path, Code: "bad_format", Message: want}}}
 }
 
 func (s *Server) getMessages(c echo.Context) error {

@@ -107,8 +107,3 @@ func (s *Server) postArrival(c echo.Context) error {
 	}
 	return c.JSON(http.StatusAccepted, map[string]any{"voyageNo": req.VoyageNo, "date": req.Date, "arrivedAt": at.UTC(), "parcels": len(ids)})
 }
-
-func invalidField(field, want string) error {
-	return &errs.Error{Kind: errs.Invalid, Code: "invalid_field", Detail: field + " must be " + want,
-		Fields: []errs.FieldError{{Path: field, Code: "bad_format", Message: want}}}
-}
