@@ -20,13 +20,17 @@ import (
 //
 // The journal lives in Redis, which can be emptied (FLUSHALL) and rebuilt
 // from Kafka. A marker says the journal is whole: the first adapter sets it
-// on a fresh Redis; `clearway rebuild` restores every declaration's message
-// from the sent events on Kafka, then sets it again. While it is missing,
-// an adapter that has seen it declares nothing (the batch is retried), since
-// it could no longer tell a parcel already declared from a new one.
+// when nothing was ever sent (the receipts topic is empty); `clearway
+// rebuild` restores every declaration's message from the sent events on
+// Kafka, then sets it again. While it is missing, adapters declare nothing
+// (the batch is retried), since they could not tell a parcel already
+// declared from a new one.
 type Journal struct {
 	rdb    redis.UniversalClient
 	opened atomic.Bool // this process has seen the journal whole
+	// nothingSent tells a fresh Redis (nothing was ever declared, the first
+	// adapter marks the journal whole) from an emptied one.
+	nothingSent func(context.Context) (bool, error)
 	// envelopeTTL is how long a sent envelope is kept to be sent again: a
 	// redelivery comes when the adapter died before committing, so within
 	// minutes of the send. mappingTTL is how long a declaration is known to
@@ -34,8 +38,10 @@ type Journal struct {
 	envelopeTTL, mappingTTL time.Duration
 }
 
-func NewJournal(rdb redis.UniversalClient) *Journal {
-	return &Journal{rdb: rdb, envelopeTTL: 6 * time.Hour, mappingTTL: 14 * 24 * time.Hour}
+// NewJournal keeps the journal in rdb; nothingSent reports whether no
+// message was ever sent (nil for a journal only restored, in a rebuild).
+func NewJournal(rdb redis.UniversalClient, nothingSent func(context.Context) (bool, error)) *Journal {
+	return &Journal{rdb: rdb, nothingSent: nothingSent, envelopeTTL: 6 * time.Hour, mappingTTL: 14 * 24 * time.Hour}
 }
 
 func sentInKey(declarationID string) string { return "aj:d:{" + declarationID + "}" }
@@ -64,10 +70,16 @@ func (j *Journal) SentIn(ctx context.Context, ids []string) (map[string]string, 
 		return nil, fmt.Errorf("adapter: journal: %w", err)
 	}
 	if whole.Val() == 0 {
-		if j.opened.Load() {
+		fresh := false
+		if !j.opened.Load() && j.nothingSent != nil {
+			if fresh, err = j.nothingSent(ctx); err != nil {
+				return nil, fmt.Errorf("adapter: journal: %w", err)
+			}
+		}
+		if !fresh {
 			return nil, ErrJournalEmptied
 		}
-		if err := j.MarkWhole(ctx); err != nil { // a fresh Redis: nothing was declared yet
+		if err := j.MarkWhole(ctx); err != nil {
 			return nil, err
 		}
 	}

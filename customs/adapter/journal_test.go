@@ -15,7 +15,8 @@ func TestJournalRefusesToAnswerOnceEmptiedUntilRestored(t *testing.T) {
 	mr := miniredis.RunT(t)
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
 	defer rdb.Close()
-	j, ctx := NewJournal(rdb), context.Background()
+	nothingSent := true
+	j, ctx := NewJournal(rdb, func(context.Context) (bool, error) { return nothingSent, nil }), context.Background()
 
 	got, err := j.SentIn(ctx, []string{"a", "b"}) // a fresh Redis: nothing sent yet
 	if err != nil || len(got) != 0 {
@@ -24,6 +25,7 @@ func TestJournalRefusesToAnswerOnceEmptiedUntilRestored(t *testing.T) {
 	if err := j.Record(ctx, "G1", []string{"a", "b"}, []byte("<envelope/>")); err != nil {
 		t.Fatal(err)
 	}
+	nothingSent = false
 	got, err = j.SentIn(ctx, []string{"a", "b", "c"})
 	if err != nil || got["a"] != "G1" || got["b"] != "G1" || got["c"] != "" {
 		t.Fatalf("after recording: %v %v", got, err)
@@ -35,6 +37,10 @@ func TestJournalRefusesToAnswerOnceEmptiedUntilRestored(t *testing.T) {
 	mr.FlushAll()
 	if _, err := j.SentIn(ctx, []string{"a"}); !errors.Is(err, ErrJournalEmptied) {
 		t.Fatalf("after FLUSHALL: %v, want ErrJournalEmptied", err)
+	}
+	restarted := NewJournal(rdb, func(context.Context) (bool, error) { return nothingSent, nil })
+	if _, err := restarted.SentIn(ctx, []string{"a"}); !errors.Is(err, ErrJournalEmptied) {
+		t.Fatalf("an adapter started after the FLUSHALL: %v, want ErrJournalEmptied (messages were sent)", err)
 	}
 	if err := j.Restore(ctx, "G1", []string{"a", "b"}); err != nil {
 		t.Fatal(err)

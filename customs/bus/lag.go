@@ -14,50 +14,67 @@ import (
 // committed: the end of each partition less the group's committed offset
 // (the whole partition when it has committed nothing).
 func GroupLag(ctx context.Context, cfg Config, group, topic string) (int64, error) {
-	client := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 5 * time.Second}
-	name := cfg.TopicPrefix + topic
-	meta, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{name}})
+	client, name := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 5 * time.Second}, cfg.TopicPrefix+topic
+	start, end, err := offsets(ctx, client, name)
 	if err != nil {
-		return 0, fmt.Errorf("bus: metadata of %s: %w", name, err)
+		return 0, err
 	}
-	if len(meta.Topics) != 1 || meta.Topics[0].Error != nil {
-		return 0, fmt.Errorf("bus: no topic %s", name)
-	}
-	var parts []int
-	var ends, starts []kafka.OffsetRequest
-	for _, p := range meta.Topics[0].Partitions {
-		parts = append(parts, p.ID)
-		ends = append(ends, kafka.LastOffsetOf(p.ID))
-		starts = append(starts, kafka.FirstOffsetOf(p.ID))
-	}
-	last, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{name: ends}})
-	if err != nil {
-		return 0, fmt.Errorf("bus: end offsets of %s: %w", name, err)
-	}
-	first, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{name: starts}})
-	if err != nil {
-		return 0, fmt.Errorf("bus: start offsets of %s: %w", name, err)
+	parts := make([]int, 0, len(end))
+	for p := range end {
+		parts = append(parts, p)
 	}
 	committed, err := client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: cfg.TopicPrefix + group, Topics: map[string][]int{name: parts}})
 	if err != nil {
 		return 0, fmt.Errorf("bus: offsets of group %s: %w", group, err)
 	}
-	end, start := map[int]int64{}, map[int]int64{}
-	for _, p := range last.Topics[name] {
-		end[p.Partition] = p.LastOffset
-	}
-	for _, p := range first.Topics[name] {
-		start[p.Partition] = p.FirstOffset
-	}
 	var lag int64
 	for _, p := range committed.Topics[name] {
-		from := p.CommittedOffset
-		if from < start[p.Partition] { // nothing committed (-1), or before what is kept
-			from = start[p.Partition]
-		}
+		from := max(p.CommittedOffset, start[p.Partition]) // nothing committed (-1), or before what is kept
 		lag += max(end[p.Partition]-from, 0)
 	}
 	return lag, nil
+}
+
+// Messages is how many messages topic holds now.
+func Messages(ctx context.Context, cfg Config, topic string) (int64, error) {
+	start, end, err := offsets(ctx, &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 5 * time.Second}, cfg.TopicPrefix+topic)
+	var n int64
+	for p := range end {
+		n += end[p] - start[p]
+	}
+	return n, err
+}
+
+// offsets are the first and next offsets of every partition of topic name.
+func offsets(ctx context.Context, client *kafka.Client, name string) (start, end map[int]int64, err error) {
+	meta, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{name}})
+	if err != nil {
+		return nil, nil, fmt.Errorf("bus: metadata of %s: %w", name, err)
+	}
+	if len(meta.Topics) != 1 || meta.Topics[0].Error != nil {
+		return nil, nil, fmt.Errorf("bus: no topic %s", name)
+	}
+	var lasts, firsts []kafka.OffsetRequest
+	for _, p := range meta.Topics[0].Partitions {
+		lasts, firsts = append(lasts, kafka.LastOffsetOf(p.ID)), append(firsts, kafka.FirstOffsetOf(p.ID))
+	}
+	start, end = map[int]int64{}, map[int]int64{}
+	for _, q := range []struct {
+		ask []kafka.OffsetRequest
+		put func(kafka.PartitionOffsets)
+	}{
+		{lasts, func(p kafka.PartitionOffsets) { end[p.Partition] = p.LastOffset }},
+		{firsts, func(p kafka.PartitionOffsets) { start[p.Partition] = p.FirstOffset }},
+	} {
+		res, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{name: q.ask}})
+		if err != nil {
+			return nil, nil, fmt.Errorf("bus: offsets of %s: %w", name, err)
+		}
+		for _, p := range res.Topics[name] {
+			q.put(p)
+		}
+	}
+	return start, end, nil
 }
 
 // Consumption is a consumer group reading a topic.

@@ -112,6 +112,28 @@ func (s *Server) claimAndPublish(ctx context.Context, results []ParcelResult, fr
 	}
 	var claimed []*customs.Declaration
 	var claimedIdx []int
+	var inFlight []string
+	for j, d := range fresh {
+		if outcome[j] == store.ClaimInFlight {
+			inFlight = append(inFlight, d.Head.LogisticsNo)
+		}
+	}
+	if len(inFlight) > 0 {
+		// Answer nothing for any parcel rather than "duplicate" for one
+		// that may never have reached Kafka: give back what this request
+		// reserved, and let the courier retry.
+		var mine []*customs.Declaration
+		for j, d := range fresh {
+			if outcome[j] == store.ClaimNew {
+				mine = append(mine, d)
+			}
+		}
+		if err := s.store.Release(ctx, mine); err != nil {
+			return err
+		}
+		return &errs.Error{Kind: errs.Unavailable, Code: "parcels_in_flight", RetryAfter: 5,
+			Detail: fmt.Sprintf("%d parcels (first %s) are being declared by an earlier request that has not finished; retry the same manifest", len(inFlight), inFlight[0])}
+	}
 	for j, d := range fresh {
 		r := &results[freshIdx[j]]
 		switch outcome[j] {

@@ -49,6 +49,8 @@ func (c *Config) Validate() error {
 		return errors.New("CLEARWAY_MAX_BODY_BYTES: must be at least 1024")
 	case c.RequestTimeout < time.Second || c.PublishTimeout < 100*time.Millisecond:
 		return errors.New("CLEARWAY_REQUEST_TIMEOUT (≥1s) and CLEARWAY_PUBLISH_TIMEOUT (≥100ms) are too short")
+	case c.PublishTimeout >= store.ClaimTTL/2:
+		return fmt.Errorf("CLEARWAY_PUBLISH_TIMEOUT must be under %v: a parcel's reservation must outlast its publishing", store.ClaimTTL/2)
 	case c.RateLimit < 0 || (c.RateLimit > 0 && c.RateBurst < 1):
 		return errors.New("CLEARWAY_RATE_LIMIT must be ≥ 0, and CLEARWAY_RATE_BURST ≥ 1 when it is set")
 	case len(c.Keys) == 0:

@@ -4,6 +4,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -24,15 +25,16 @@ type Store struct {
 	rdb redis.UniversalClient
 	// retention is how long a declaration stays after its final status.
 	retention time.Duration
-	// claimTTL bounds how long a parcel stays reserved when the gateway
-	// dies between reserving it and Kafka's answer; the courier's retry
-	// then succeeds.
-	claimTTL time.Duration
 }
 
 func New(rdb redis.UniversalClient) *Store {
-	return &Store{rdb: rdb, claimTTL: 2 * time.Minute, retention: DefaultRetention}
+	return &Store{rdb: rdb, retention: DefaultRetention}
 }
+
+// ClaimTTL bounds how long a parcel stays reserved by a request that never
+// finished (its gateway died between reserving it and Kafka's answer):
+// longer than any publish may take; the courier's retry then succeeds.
+const ClaimTTL = 30 * time.Second
 
 // DefaultRetention keeps a finished declaration for 90 days.
 const DefaultRetention = 90 * 24 * time.Hour
@@ -113,6 +115,10 @@ const (
 	ClaimNew      = iota // reserved: publish it, then Create or Release
 	ClaimExisting        // already declared: answer with its id, publish nothing
 	ClaimConflict        // another parcel is declared under the same agentCode and copNo
+	// ClaimInFlight: reserved by a request not finished yet, which may
+	// never finish (its gateway died before Kafka had the parcel): nothing
+	// can be answered for it until that request ends or the claim lapses.
+	ClaimInFlight
 )
 
 // Claim reserves each declaration's (tenant, logisticsNo) before it is
@@ -124,7 +130,7 @@ func (s *Store) Claim(ctx context.Context, decls []*customs.Declaration) ([]int,
 	ownerCmds := make([]*redis.SliceCmd, len(decls))
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, d := range decls {
-			setCmds[i] = p.SetNX(ctx, claimKey(d.Tenant, d.Head.LogisticsNo), d.ID, s.claimTTL)
+			setCmds[i] = p.SetNX(ctx, claimKey(d.Tenant, d.Head.LogisticsNo), d.ID, ClaimTTL)
 			ownerCmds[i] = p.HMGet(ctx, declKey(d.ID), "tenant", "logisticsNo")
 		}
 		return nil
@@ -163,10 +169,20 @@ func (s *Store) Claim(ctx context.Context, decls []*customs.Declaration) ([]int,
 		if err != nil && !errors.Is(err, redis.Nil) {
 			return nil, nil, unavailable(err)
 		}
+		existCmds := make([]*redis.BoolCmd, len(taken))
+		_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for j := range taken {
+				existCmds[j] = p.HExists(ctx, declKey(cmp.Or(getCmds[j].Val(), decls[taken[j]].ID)), "tenant")
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, nil, unavailable(err)
+		}
 		for j, i := range taken {
-			outcome[i], ids[i] = ClaimExisting, getCmds[j].Val()
-			if ids[i] == "" { // the claim lapsed between the two calls
-				ids[i] = decls[i].ID
+			outcome[i], ids[i] = ClaimExisting, cmp.Or(getCmds[j].Val(), decls[i].ID) // empty: the claim lapsed between the two calls
+			if !existCmds[j].Val() {
+				outcome[i] = ClaimInFlight
 			}
 		}
 	}

@@ -148,12 +148,12 @@ func TestClaimDeclaresTheSameParcelOnceAndRefusesATakenCopNo(t *testing.T) {
 	if err != nil || out[0] != store.ClaimNew || ids[0] != d.ID {
 		t.Fatalf("first claim: %v %v %v", out, ids, err)
 	}
+	if err := s.Create(ctx, []*customs.Declaration{d}); err != nil {
+		t.Fatal(err)
+	}
 	out, ids, _ = s.Claim(ctx, []*customs.Declaration{d})
 	if out[0] != store.ClaimExisting || ids[0] != d.ID {
 		t.Fatalf("second claim: %v %v, want existing %s", out, ids, d.ID)
-	}
-	if err := s.Create(ctx, []*customs.Declaration{d}); err != nil {
-		t.Fatal(err)
 	}
 	// Another waybill number under the same agentCode and copNo.
 	other := *d
@@ -203,5 +203,26 @@ func TestFinishedDeclarationsExpireAndReplaysAreToldApart(t *testing.T) {
 	}
 	if ttl := env.Redis.TTL(ctx, "ix:logisticsNo:LN7").Val(); ttl <= time.Hour {
 		t.Errorf("the index expires in %v, want after the declaration", ttl)
+	}
+}
+
+// A parcel reserved by a request that has not finished (perhaps never
+// will: its gateway died before Kafka had it) is not answered as declared.
+func TestAClaimWithoutItsDeclarationIsInFlightNotDuplicate(t *testing.T) {
+	env := devenv.ForTest(t, 1)
+	s, ctx := store.New(env.Redis), context.Background()
+	d := declaration(t, "3502680EMS", "LN-FLIGHT")
+	decls := []*customs.Declaration{d}
+	if out, _, err := s.Claim(ctx, decls); err != nil || out[0] != store.ClaimNew {
+		t.Fatalf("first claim: %v %v", out, err)
+	}
+	if out, _, err := s.Claim(ctx, decls); err != nil || out[0] != store.ClaimInFlight {
+		t.Fatalf("claimed but not declared: %v %v, want in flight", out, err)
+	}
+	if err := s.Create(ctx, decls); err != nil {
+		t.Fatal(err)
+	}
+	if out, ids, err := s.Claim(ctx, decls); err != nil || out[0] != store.ClaimExisting || ids[0] != d.ID {
+		t.Fatalf("declared: %v %v %v, want existing %s", out, ids, err, d.ID)
 	}
 }

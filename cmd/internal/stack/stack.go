@@ -139,7 +139,11 @@ func Start(ctx context.Context, cfg Config, parts Parts, reg *prometheus.Registr
 		}
 		r := bus.NewReader(cfg.Kafka, bus.TopicDeclarations, adapter.Group)
 		s.closers = append(s.closers, r.Close)
-		a := adapter.New(cfg.Adapter, transport, adapter.NewJournal(s.Redis), s.Producer, alog)
+		nothingSent := func(ctx context.Context) (bool, error) {
+			n, err := bus.Messages(ctx, cfg.Kafka, bus.TopicReceipts)
+			return n == 0, err
+		}
+		a := adapter.New(cfg.Adapter, transport, adapter.NewJournal(s.Redis, nothingSent), s.Producer, alog)
 		s.run(func() error { return a.Run(ctx, r) })
 	}
 	if parts.Tracker {
@@ -269,6 +273,6 @@ func Rebuild(ctx context.Context, cfg Config, log *slog.Logger, progress func(to
 	defer rdb.Close()
 	p := bus.NewProducer(cfg.Kafka)
 	defer p.Close()
-	t := tracker.New(store.New(rdb).WithRetention(cfg.Retention), p, log).RestoringJournal(adapter.NewJournal(rdb))
+	t := tracker.New(store.New(rdb).WithRetention(cfg.Retention), p, log).RestoringJournal(adapter.NewJournal(rdb, nil))
 	return t.Rebuild(ctx, cfg.Kafka, progress)
 }
