@@ -344,6 +344,7 @@ func logMemory(t *testing.T, env devenv.Env, n int) {
 	for _, group := range []struct{ name, pattern string }{
 		{"status hash", "d:{*}"}, {"history", "d:{*}:h"}, {"messages (receipt XML)", "d:{*}:x"},
 		{"lookup indexes", "ix:*"}, {"timelines", "tl:*"}, {"claims", "ln:*"}, {"manifests", "m:*"}, {"sent CEB603 XML", "x:*"},
+		{"send journal", "aj:d:*"}, {"statistics (all periods)", "st:*"}, {"flight readiness", "fl*"},
 	} {
 		var total int64
 		keys := env.Redis.Keys(ctx, group.pattern).Val()
