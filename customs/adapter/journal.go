@@ -112,19 +112,11 @@ func (j *Journal) Record(ctx context.Context, guid string, ids []string, envelop
 	if err := j.rdb.Set(ctx, envelopeKey(guid), envelope, j.envelopeTTL).Err(); err != nil {
 		return fmt.Errorf("adapter: journal: %w", err)
 	}
-	_, err := j.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, id := range ids {
-			p.Set(ctx, sentInKey(id), guid, j.mappingTTL)
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("adapter: journal: %w", err)
-	}
-	return nil
+	return j.Restore(ctx, guid, ids)
 }
 
-// Restore records, in a rebuild, that ids went out in message guid.
+// Restore records that ids went out in message guid (without its
+// envelope, as a rebuild does: the message went out, it is not sent again).
 func (j *Journal) Restore(ctx context.Context, guid string, ids []string) error {
 	_, err := j.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for _, id := range ids {
