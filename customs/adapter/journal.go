@@ -20,7 +20,7 @@ import (
 //
 // The journal lives in Redis, which can be emptied (FLUSHALL) and rebuilt
 // from Kafka. A marker says the journal is whole: the first adapter sets it
-// when nothing was ever sent (the receipts topic is empty); `clearway
+// when nothing was ever sent (no adapter ever committed); `clearway
 // rebuild` restores every declaration's message from the sent events on
 // Kafka, then sets it again. While it is missing, adapters declare nothing
 // (the batch is retried), since they could not tell a parcel already

@@ -35,14 +35,28 @@ func GroupLag(ctx context.Context, cfg Config, group, topic string) (int64, erro
 	return lag, nil
 }
 
-// Messages is how many messages topic holds now.
-func Messages(ctx context.Context, cfg Config, topic string) (int64, error) {
-	start, end, err := offsets(ctx, &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 5 * time.Second}, cfg.TopicPrefix+topic)
-	var n int64
-	for p := range end {
-		n += end[p] - start[p]
+// EverCommitted reports whether the consumer group has ever committed an
+// offset of topic.
+func EverCommitted(ctx context.Context, cfg Config, group, topic string) (bool, error) {
+	client, name := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 5 * time.Second}, cfg.TopicPrefix+topic
+	meta, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{name}})
+	if err != nil || len(meta.Topics) != 1 {
+		return false, fmt.Errorf("bus: metadata of %s: %v", name, err)
 	}
-	return n, err
+	var parts []int
+	for _, p := range meta.Topics[0].Partitions {
+		parts = append(parts, p.ID)
+	}
+	committed, err := client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: cfg.TopicPrefix + group, Topics: map[string][]int{name: parts}})
+	if err != nil {
+		return false, fmt.Errorf("bus: offsets of group %s: %w", group, err)
+	}
+	for _, p := range committed.Topics[name] {
+		if p.CommittedOffset >= 0 {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // offsets are the first and next offsets of every partition of topic name.

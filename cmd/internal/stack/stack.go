@@ -139,9 +139,9 @@ func Start(ctx context.Context, cfg Config, parts Parts, reg *prometheus.Registr
 		}
 		r := bus.NewReader(cfg.Kafka, bus.TopicDeclarations, adapter.Group)
 		s.closers = append(s.closers, r.Close)
-		nothingSent := func(ctx context.Context) (bool, error) {
-			n, err := bus.Messages(ctx, cfg.Kafka, bus.TopicReceipts)
-			return n == 0, err
+		nothingSent := func(ctx context.Context) (bool, error) { // adapters commit only what they sent
+			sent, err := bus.EverCommitted(ctx, cfg.Kafka, adapter.Group, bus.TopicDeclarations)
+			return !sent, err
 		}
 		a := adapter.New(cfg.Adapter, transport, adapter.NewJournal(s.Redis, nothingSent), s.Producer, alog)
 		s.run(func() error { return a.Run(ctx, r) })
