@@ -38,12 +38,15 @@ var All = Parts{Gateway: true, Tracker: true, Adapter: true}
 
 // Stack is a running set of parts.
 type Stack struct {
-	Config   Config
-	URL      string // the gateway's base URL, when it runs
-	Store    *store.Store
-	Sim      *sim.Customs // the simulator, when the adapter runs with it
-	Redis    redis.UniversalClient
-	Producer *bus.Producer
+	Config Config
+	URL    string // the gateway's base URL, when it runs
+	// MetricsURL is where a process without the gateway serves /metrics,
+	// /healthz and /readyz.
+	MetricsURL string
+	Store      *store.Store
+	Sim        *sim.Customs // the simulator, when the adapter runs with it
+	Redis      redis.UniversalClient
+	Producer   *bus.Producer
 
 	lag     *bus.LagWatch // nil when no part consumes
 	closers []func() error
@@ -201,6 +204,7 @@ func (s *Stack) serveMetrics(ctx context.Context, cfg Config, reg *prometheus.Re
 	if err != nil {
 		return fmt.Errorf("CLEARWAY_METRICS_ADDR %s: %w", cfg.MetricsAddr, err)
 	}
+	s.MetricsURL = "http://" + ln.Addr().String()
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	s.run(func() error {
 		go func() { <-ctx.Done(); srv.Close() }()
