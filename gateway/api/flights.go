@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/clearway/clearway/customs/bus"
+	"github.com/clearway/clearway/customs/ceb"
 	"github.com/clearway/clearway/customs/errs"
-	"github.com/clearway/clearway/gateway/store"
 	"github.com/labstack/echo/v4"
 	"github.com/segmentio/kafka-go"
 )
@@ -20,7 +20,7 @@ func (s *Server) flights(c echo.Context) error {
 	if err := onlyParams(q, []string{"date"}); err != nil {
 		return err
 	}
-	d, err := day("date", cmp.Or(q.Get("date"), time.Now().In(store.China).Format(time.DateOnly)))
+	d, err := day("date", cmp.Or(q.Get("date"), time.Now().In(ceb.ChinaTime).Format(time.DateOnly)))
 	if err != nil {
 		return err
 	}
@@ -73,7 +73,7 @@ func (s *Server) postArrival(c echo.Context) error {
 	if !voyageNoPattern.MatchString(req.VoyageNo) {
 		return invalidField("voyageNo", "a flight number of letters, digits and hyphens (at most 32)")
 	}
-	d, err := time.ParseInLocation(time.DateOnly, req.Date, store.China)
+	d, err := time.ParseInLocation(time.DateOnly, req.Date, ceb.ChinaTime)
 	if err != nil {
 		return invalidField("date", "the flight date as YYYY-MM-DD")
 	}

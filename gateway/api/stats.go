@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/clearway/clearway/customs/ceb"
 	"github.com/clearway/clearway/gateway/store"
 	"github.com/labstack/echo/v4"
 )
@@ -29,7 +30,7 @@ func (s *Server) greenChannel(c echo.Context) error {
 	if err := onlyParams(q, statsParams); err != nil {
 		return err
 	}
-	today := time.Now().In(store.China).Format(time.DateOnly)
+	today := time.Now().In(ceb.ChinaTime).Format(time.DateOnly)
 	from, err := day("from", cmp.Or(q.Get("from"), today))
 	if err != nil {
 		return err
@@ -93,7 +94,7 @@ func day(param, v string) (time.Time, error) {
 	if len(v) == 8 {
 		layout = "20060102"
 	}
-	t, err := time.ParseInLocation(layout, v, store.China)
+	t, err := time.ParseInLocation(layout, v, ceb.ChinaTime)
 	if err != nil || t.Year() < 2000 || t.Year() > 2999 {
 		return time.Time{}, badQuery(param, "a day as YYYY-MM-DD")
 	}

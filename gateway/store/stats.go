@@ -14,9 +14,6 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// China is the time zone statistics periods follow: the airport's day.
-var China = ceb.ChinaTime
-
 // How long statistics periods are kept: hours for a month's hourly view,
 // days long enough to compare a period with the same one a year before.
 const (
@@ -43,8 +40,9 @@ const valueScale = 100000
 // currencyCNY is the customs code of the renminbi.
 const currencyCNY = "142"
 
-func hourKey(t time.Time) string { return "st:h:" + t.In(China).Format("2006010215") }
-func dayKey(t time.Time) string  { return "st:d:" + t.In(China).Format("20060102") }
+// Periods follow the airport's day: China time.
+func hourKey(t time.Time) string { return "st:h:" + t.In(ceb.ChinaTime).Format("2006010215") }
+func dayKey(t time.Time) string  { return "st:d:" + t.In(ceb.ChinaTime).Format("20060102") }
 
 // statsKeys are the hour and day periods a change at t counts in.
 func statsKeys(t time.Time) (hour, day string) { return hourKey(t), dayKey(t) }

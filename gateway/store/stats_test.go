@@ -11,6 +11,7 @@ import (
 
 	"github.com/clearway/clearway/customs"
 	"github.com/clearway/clearway/customs/bus"
+	"github.com/clearway/clearway/customs/ceb"
 	"github.com/clearway/clearway/customs/sample"
 	"github.com/clearway/clearway/gateway/devenv"
 	"github.com/clearway/clearway/gateway/store"
@@ -21,7 +22,7 @@ import (
 func flightDeclarations(t *testing.T, n int) []*customs.Declaration {
 	t.Helper()
 	m := sample.Manifest("STATS", n, sample.Options{Seed: 5, Flight: "CA1001", IeDate: "20261128"})
-	accepted := time.Date(2026, 11, 28, 10, 0, 0, 0, store.China)
+	accepted := time.Date(2026, 11, 28, 10, 0, 0, 0, ceb.ChinaTime)
 	out := make([]*customs.Declaration, n)
 	for i := range m.Parcels {
 		d, errs := customs.Declare(&m, i, "SF", "20261128", customs.Rules{})
@@ -42,7 +43,7 @@ func at(id, code string, t time.Time) *bus.ReceiptEvent {
 
 func green(t *testing.T, s *store.Store, groupBy string) *store.GreenChannel {
 	t.Helper()
-	from := time.Date(2026, 11, 28, 0, 0, 0, 0, store.China)
+	from := time.Date(2026, 11, 28, 0, 0, 0, 0, ceb.ChinaTime)
 	g, err := s.GreenChannel(context.Background(), store.StatsQuery{From: from, To: from.AddDate(0, 0, 1), GroupBy: groupBy})
 	if err != nil {
 		t.Fatal(err)

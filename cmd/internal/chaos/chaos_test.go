@@ -26,6 +26,7 @@ import (
 
 	"github.com/clearway/clearway/customs"
 	"github.com/clearway/clearway/customs/bus"
+	"github.com/clearway/clearway/customs/ceb"
 	"github.com/clearway/clearway/customs/sample"
 	"github.com/clearway/clearway/customs/sim"
 	"github.com/clearway/clearway/gateway/store"
@@ -546,7 +547,7 @@ func check(t *testing.T, r *rig, l *load, name string) row {
 // greenChannelTotals reads the statistics' totals from yesterday to
 // tomorrow (China time), so a run across midnight is counted whole.
 func greenChannelTotals() map[string]int64 {
-	today := time.Now().In(store.China)
+	today := time.Now().In(ceb.ChinaTime)
 	url := fmt.Sprintf("http://%s/v1/stats/green-channel?from=%s&to=%s", gatewayAddr, today.AddDate(0, 0, -1).Format(time.DateOnly), today.AddDate(0, 0, 1).Format(time.DateOnly))
 	req, _ := http.NewRequest("GET", url, nil)
 	req.Header.Set("X-API-Key", "dev-airport-key")

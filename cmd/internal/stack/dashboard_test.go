@@ -13,9 +13,9 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/clearway/clearway/customs/ceb"
 	"github.com/clearway/clearway/customs/sample"
 	"github.com/clearway/clearway/customs/sim"
-	"github.com/clearway/clearway/gateway/store"
 )
 
 // findChromium is the browser the dashboard test drives. Without one the
@@ -85,7 +85,7 @@ func TestDashboardShowsTheAirportDeskTheAPIsFiguresAndKeepsTheKeyInTheTab(t *tes
 
 	simCfg := sim.Config{Seed: 3, InspectionRate: 0.2, RejectionRate: 0.1, DetentionRate: 0.05, StepDelay: 5 * time.Millisecond}
 	s, _ := startStack(t, simCfg)
-	today := time.Now().In(store.China)
+	today := time.Now().In(ceb.ChinaTime)
 
 	// Two flights of today, posted by the courier, cleared by the simulator.
 	want := map[string]string{} // declarationId → final code

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/clearway/clearway/customs/bus"
+	"github.com/clearway/clearway/customs/ceb"
 	"github.com/clearway/clearway/customs/sample"
 	"github.com/clearway/clearway/customs/sim"
 	"github.com/clearway/clearway/gateway/store"
@@ -33,7 +34,7 @@ import (
 func TestGreenChannelStatisticsMatchTheRawReceipts(t *testing.T) {
 	simCfg := sim.Config{Seed: 7, InspectionRate: 0.2, RejectionRate: 0.1, DetentionRate: 0.05, StepDelay: 200 * time.Millisecond}
 	s, env := startStack(t, simCfg)
-	today := time.Now().In(store.China).Format("20060102")
+	today := time.Now().In(ceb.ChinaTime).Format("20060102")
 	m := sample.Manifest("STATS-400", 400, sample.Options{Seed: 11, Prefix: "GCS", Bonded: 0.2, Flight: "MU2091", IeDate: today})
 	var rec struct {
 		Accepted int `json:"accepted"`
@@ -46,7 +47,7 @@ func TestGreenChannelStatisticsMatchTheRawReceipts(t *testing.T) {
 		t.Fatalf("POST manifest: %d, %d accepted", code, rec.Accepted)
 	}
 	// The airport desk records the flight's arrival while customs works.
-	arrival := map[string]any{"voyageNo": "MU2091", "date": time.Now().In(store.China).Format(time.DateOnly)}
+	arrival := map[string]any{"voyageNo": "MU2091", "date": time.Now().In(ceb.ChinaTime).Format(time.DateOnly)}
 	if code := call(t, "POST", s.URL+"/v1/arrivals", "dev-airport-key", mustJSON(arrival), nil); code != 202 {
 		t.Fatalf("POST arrival: %d", code)
 	}
@@ -107,7 +108,7 @@ func TestGreenChannelStatisticsMatchTheRawReceipts(t *testing.T) {
 		}
 	}
 
-	url := fmt.Sprintf("%s/v1/stats/green-channel?from=%s&to=%s&groupBy=hour", s.URL, from.In(store.China).Format(time.DateOnly), to.In(store.China).Format(time.DateOnly))
+	url := fmt.Sprintf("%s/v1/stats/green-channel?from=%s&to=%s&groupBy=hour", s.URL, from.In(ceb.ChinaTime).Format(time.DateOnly), to.In(ceb.ChinaTime).Format(time.DateOnly))
 	var g store.GreenChannel
 	if code := call(t, "GET", url, "dev-airport-key", nil, &g); code != 200 {
 		t.Fatalf("GET stats: %d", code)
