@@ -68,21 +68,9 @@ func (a *Adapter) Run(ctx context.Context, r *kafka.Reader) error {
 // a retry of this batch) is not declared again: its message is sent again
 // as it was.
 func (a *Adapter) HandleDeclarations(ctx context.Context, msgs []kafka.Message) error {
-	var poison []kafka.Message
-	var decls []*customs.Declaration
-	for _, m := range msgs {
-		d, err := bus.DecodeDeclaration(m.Value)
-		if err != nil {
-			a.log.Error("undecodable declaration; dead-lettered", "offset", m.Offset, "partition", m.Partition, "err", err)
-			poison = append(poison, m)
-			continue
-		}
-		decls = append(decls, d)
-	}
-	if len(poison) > 0 {
-		if err := bus.DeadLetter(ctx, a.writer, "undecodable declaration", poison...); err != nil {
-			return err
-		}
+	decls, poison := bus.DecodeEach(msgs, bus.DecodeDeclaration, "declaration", a.log)
+	if err := bus.DeadLetter(ctx, a.writer, "undecodable declaration", poison...); err != nil {
+		return err
 	}
 	decls = dedupe(decls)
 	ids := make([]string, len(decls))

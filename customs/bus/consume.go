@@ -110,9 +110,28 @@ func Sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
+// DecodeEach decodes every message; those that cannot be decoded are
+// logged and returned apart, for the caller to dead-letter with its reason.
+func DecodeEach[T any](msgs []kafka.Message, decode func([]byte) (T, error), what string, log *slog.Logger) (decoded []T, poison []kafka.Message) {
+	decoded = make([]T, 0, len(msgs))
+	for _, m := range msgs {
+		v, err := decode(m.Value)
+		if err != nil {
+			log.Error("undecodable "+what+"; dead-lettered", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "err", err)
+			poison = append(poison, m)
+			continue
+		}
+		decoded = append(decoded, v)
+	}
+	return decoded, poison
+}
+
 // DeadLetter records msgs that cannot be processed, with the reason, on
 // clearway.deadletter.v1; the consumer then commits past them.
 func DeadLetter(ctx context.Context, w *Producer, reason string, msgs ...kafka.Message) error {
+	if len(msgs) == 0 {
+		return nil
+	}
 	out := make([]kafka.Message, len(msgs))
 	for i, m := range msgs {
 		out[i] = kafka.Message{

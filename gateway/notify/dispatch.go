@@ -95,21 +95,12 @@ func (d *Dispatcher) Fanout(ctx context.Context, msgs []kafka.Message) error {
 		e   *bus.StatusEvent
 		raw []byte // delivered as published
 	}
-	events := make([]decoded, 0, len(msgs))
-	var poison []kafka.Message
-	for _, m := range msgs {
-		e, err := bus.DecodeStatus(m.Value)
-		if err != nil {
-			d.log.Error("undecodable status event; dead-lettered", "partition", m.Partition, "offset", m.Offset, "err", err)
-			poison = append(poison, m)
-			continue
-		}
-		events = append(events, decoded{e, m.Value})
-	}
-	if len(poison) > 0 {
-		if err := bus.DeadLetter(ctx, d.writer, "undecodable status event", poison...); err != nil {
-			return err
-		}
+	events, poison := bus.DecodeEach(msgs, func(b []byte) (decoded, error) {
+		e, err := bus.DecodeStatus(b)
+		return decoded{e, b}, err
+	}, "status event", d.log)
+	if err := bus.DeadLetter(ctx, d.writer, "undecodable status event", poison...); err != nil {
+		return err
 	}
 	_, err = d.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for _, ev := range events {

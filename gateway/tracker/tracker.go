@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/clearway/clearway/customs"
 	"github.com/clearway/clearway/customs/bus"
 	"github.com/clearway/clearway/gateway/store"
 	"github.com/segmentio/kafka-go"
@@ -62,21 +61,9 @@ func (t *Tracker) Run(ctx context.Context, declarations, receipts *kafka.Reader)
 
 // HandleDeclarations records accepted declarations (idempotently).
 func (t *Tracker) HandleDeclarations(ctx context.Context, msgs []kafka.Message) error {
-	decls := make([]*customs.Declaration, 0, len(msgs))
-	var poison []kafka.Message
-	for _, m := range msgs {
-		d, err := bus.DecodeDeclaration(m.Value)
-		if err != nil {
-			t.log.Error("undecodable declaration; dead-lettered", "partition", m.Partition, "offset", m.Offset, "err", err)
-			poison = append(poison, m)
-			continue
-		}
-		decls = append(decls, d)
-	}
-	if len(poison) > 0 {
-		if err := t.deadLetter(ctx, "undecodable declaration", poison...); err != nil {
-			return err
-		}
+	decls, poison := bus.DecodeEach(msgs, bus.DecodeDeclaration, "declaration", t.log)
+	if err := t.deadLetter(ctx, "undecodable declaration", poison...); err != nil {
+		return err
 	}
 	return t.store.Create(ctx, decls)
 }
