@@ -14,23 +14,14 @@ import (
 // committed: the end of each partition less the group's committed offset
 // (the whole partition when it has committed nothing).
 func GroupLag(ctx context.Context, cfg Config, group, topic string) (int64, error) {
-	client, name := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 5 * time.Second}, cfg.TopicPrefix+topic
-	start, end, err := offsets(ctx, client, name)
+	start, end, committed, err := groupOffsets(ctx, cfg, group, topic)
 	if err != nil {
 		return 0, err
 	}
-	parts := make([]int, 0, len(end))
-	for p := range end {
-		parts = append(parts, p)
-	}
-	committed, err := client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: cfg.TopicPrefix + group, Topics: map[string][]int{name: parts}})
-	if err != nil {
-		return 0, fmt.Errorf("bus: offsets of group %s: %w", group, err)
-	}
 	var lag int64
-	for _, p := range committed.Topics[name] {
-		from := max(p.CommittedOffset, start[p.Partition]) // nothing committed (-1), or before what is kept
-		lag += max(end[p.Partition]-from, 0)
+	for p, c := range committed {
+		from := max(c, start[p]) // nothing committed (-1), or before what is kept
+		lag += max(end[p]-from, 0)
 	}
 	return lag, nil
 }
@@ -38,25 +29,35 @@ func GroupLag(ctx context.Context, cfg Config, group, topic string) (int64, erro
 // EverCommitted reports whether the consumer group has ever committed an
 // offset of topic.
 func EverCommitted(ctx context.Context, cfg Config, group, topic string) (bool, error) {
-	client, name := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 5 * time.Second}, cfg.TopicPrefix+topic
-	meta, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{name}})
-	if err != nil || len(meta.Topics) != 1 {
-		return false, fmt.Errorf("bus: metadata of %s: %v", name, err)
-	}
-	var parts []int
-	for _, p := range meta.Topics[0].Partitions {
-		parts = append(parts, p.ID)
-	}
-	committed, err := client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: cfg.TopicPrefix + group, Topics: map[string][]int{name: parts}})
-	if err != nil {
-		return false, fmt.Errorf("bus: offsets of group %s: %w", group, err)
-	}
-	for _, p := range committed.Topics[name] {
-		if p.CommittedOffset >= 0 {
+	_, _, committed, err := groupOffsets(ctx, cfg, group, topic)
+	for _, c := range committed {
+		if c >= 0 {
 			return true, nil
 		}
 	}
-	return false, nil
+	return false, err
+}
+
+// groupOffsets are, per partition of topic, its first and next offsets and
+// the group's committed offset (-1 for none).
+func groupOffsets(ctx context.Context, cfg Config, group, topic string) (start, end, committed map[int]int64, err error) {
+	client, name := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 5 * time.Second}, cfg.TopicPrefix+topic
+	if start, end, err = offsets(ctx, client, name); err != nil {
+		return nil, nil, nil, err
+	}
+	parts := make([]int, 0, len(end))
+	for p := range end {
+		parts = append(parts, p)
+	}
+	res, err := client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: cfg.TopicPrefix + group, Topics: map[string][]int{name: parts}})
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("bus: offsets of group %s: %w", group, err)
+	}
+	committed = map[int]int64{}
+	for _, p := range res.Topics[name] {
+		committed[p.Partition] = p.CommittedOffset
+	}
+	return start, end, committed, nil
 }
 
 // offsets are the first and next offsets of every partition of topic name.
