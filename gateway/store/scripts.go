@@ -75,10 +75,11 @@ if ARGV[2] == '' then
   return {0, '', '', '', ''}
 end
 if ARGV[8] ~= '' then redis.call('HSETNX', KEYS[3], ARGV[8], ARGV[9]) end
-local h = facts(KEYS[1])
+local h -- the declaration's facts, read only when a change or a count needs them
 local cur = tonumber(redis.call('HGET', KEYS[1], 'rank') or '-1')
 local result = 0
 if tonumber(ARGV[1]) > cur then
+  h = facts(KEYS[1])
   redis.call('HSET', KEYS[1], 'rank', ARGV[1], 'status', ARGV[2], 'updatedAt', ARGV[7], 'a:' .. ARGV[1], ARGV[3])
   if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'code', ARGV[3]) end
   if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'returnInfo', ARGV[4]) end
@@ -97,6 +98,7 @@ elseif redis.call('HGET', KEYS[1], 'a:' .. ARGV[1]) == ARGV[3] then
   result = 2
 end
 if ARGV[13] ~= '' and redis.call('HSETNX', KEYS[1], 'c:' .. ARGV[13], '1') == 1 then
+  h = h or facts(KEYS[1])
   local ev = {m = ARGV[13], hk = KEYS[4], dk = KEYS[5], ms = tonumber(ARGV[14]), info = ARGV[4], ht = ARGV[15], dt = ARGV[16]}
   if h.tenant then
     count(h, ev)
