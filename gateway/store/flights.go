@@ -115,6 +115,8 @@ func (s *Store) flights(ctx context.Context, ieDate string, voyages []string, ma
 	}
 	date := ieDate[0:4] + "-" + ieDate[4:6] + "-" + ieDate[6:8]
 	out := make([]Flight, len(voyages))
+	var heldIDs []string
+	var heldOf []int // how many of heldIDs are each flight's
 	for i, v := range voyages {
 		f := Flight{VoyageNo: v, Date: date, Waybills: []WaybillReadiness{}, HeldParcels: []HeldParcel{}}
 		bills := map[string]*WaybillReadiness{}
@@ -139,12 +141,21 @@ func (s *Store) flights(ctx context.Context, ieDate string, voyages []string, ma
 		if maxHeld >= 0 && len(ids) > maxHeld {
 			ids, f.HeldParcelsTruncated = ids[:maxHeld], true
 		}
-		parcels, err := s.heldParcels(ctx, ids)
-		if err != nil {
-			return nil, err
-		}
-		f.HeldParcels = parcels
+		heldIDs = append(heldIDs, ids...)
+		heldOf = append(heldOf, len(ids))
 		out[i] = f
+	}
+	parcels, err := s.heldParcels(ctx, heldIDs) // every flight's in one round trip
+	if err != nil {
+		return nil, err
+	}
+	for i, n := range heldOf {
+		for _, p := range parcels[:n] {
+			if p.Status != "" { // expired with its retention
+				out[i].HeldParcels = append(out[i].HeldParcels, p)
+			}
+		}
+		parcels = parcels[n:]
 	}
 	return out, nil
 }
@@ -160,16 +171,13 @@ func (s *Store) heldParcels(ctx context.Context, ids []string) ([]HeldParcel, er
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return nil, unavailable(err)
 	}
-	out := make([]HeldParcel, 0, len(ids))
+	out := make([]HeldParcel, len(ids)) // one per id; an expired one without a status
 	for i, c := range cmds {
 		v := make([]string, 5)
 		for j, x := range c.Val() {
 			v[j], _ = x.(string)
 		}
-		if v[2] == "" {
-			continue // expired with its retention
-		}
-		out = append(out, HeldParcel{DeclarationID: ids[i], LogisticsNo: v[0], BillNo: v[1], Status: customs.Status(v[2]), Code: v[3], ReturnInfo: v[4]})
+		out[i] = HeldParcel{DeclarationID: ids[i], LogisticsNo: v[0], BillNo: v[1], Status: customs.Status(v[2]), Code: v[3], ReturnInfo: v[4]}
 	}
 	return out, nil
 }
