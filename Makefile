@@ -46,12 +46,14 @@ chaos:
 build:
 	$(GO) build -o bin/ ./cmd/...
 
-## services-up: a real Redis and a real Apache Kafka broker on 127.0.0.1
+## services-up: a real Redis, a Redis Cluster of three masters and a real Apache Kafka broker on 127.0.0.1
 services-up:
 	deployments/local/redis.sh start
+	deployments/local/redis-cluster.sh start
 	deployments/local/kafka.sh start
-	@echo 'export CLEARWAY_KAFKA_BROKERS=127.0.0.1:9092 CLEARWAY_REDIS_ADDR=127.0.0.1:6379'
+	@echo 'export CLEARWAY_KAFKA_BROKERS=127.0.0.1:9092 CLEARWAY_REDIS_ADDR=127.0.0.1:6379 CLEARWAY_REDIS_CLUSTER_ADDR=127.0.0.1:7001'
 
 services-down:
 	deployments/local/kafka.sh stop
+	deployments/local/redis-cluster.sh stop
 	deployments/local/redis.sh stop

@@ -5,12 +5,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"text/tabwriter"
 	"time"
 
+	"github.com/clearway/clearway/cmd/internal/stack"
 	"github.com/clearway/clearway/gateway/store"
-	"github.com/redis/go-redis/v9"
 )
 
 const keysUsage = `usage: clearway keys create --role ROLE --tenant TENANT
@@ -28,14 +27,16 @@ func keys(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, keysUsage)
 		return 2
 	}
-	addr := os.Getenv("CLEARWAY_REDIS_ADDR")
-	if addr == "" {
+	cfg, err := stack.FromEnv()
+	if err != nil {
+		fmt.Fprintln(stderr, "clearway keys:", err)
+		return 2
+	}
+	if cfg.RedisAddr == "" {
 		fmt.Fprintln(stderr, "clearway keys: set CLEARWAY_REDIS_ADDR to the Redis the gateways use")
 		return 2
 	}
-	db := 0
-	fmt.Sscan(os.Getenv("CLEARWAY_REDIS_DB"), &db)
-	rdb := redis.NewClient(&redis.Options{Addr: addr, DB: db})
+	rdb := cfg.NewRedis()
 	defer rdb.Close()
 	st := store.New(rdb)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

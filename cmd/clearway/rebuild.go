@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/clearway/clearway/cmd/internal/stack"
-	"github.com/redis/go-redis/v9"
+	"github.com/clearway/clearway/gateway/store"
 )
 
 const rebuildUsage = `usage: clearway rebuild [--force]
@@ -42,14 +42,14 @@ func rebuild(args []string, stderr io.Writer) int {
 	}
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
-	rdb := redis.NewClient(&redis.Options{Addr: cfg.RedisAddr, DB: cfg.RedisDB})
-	keys, _, err := rdb.Scan(ctx, 0, "d:{*", 1).Result()
+	rdb := cfg.NewRedis()
+	holds, err := store.HoldsDeclarations(ctx, rdb)
 	rdb.Close()
 	if err != nil {
 		fmt.Fprintln(stderr, "clearway rebuild: redis:", err)
 		return 1
 	}
-	if len(keys) > 0 && !force {
+	if holds && !force {
 		fmt.Fprintln(stderr, "clearway rebuild: Redis already holds declarations; rebuild into an empty one, or pass --force to replay over it")
 		return 1
 	}

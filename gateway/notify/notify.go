@@ -43,9 +43,11 @@ func (s *Subscription) scope() store.Scope { return store.Scope{Role: s.Role, Te
 
 const subsKey = "wh:subs"
 
-func queueKey(id string) string { return "wh:q:" + id }
-func stateKey(id string) string { return "wh:state:" + id }
-func leaseKey(id string) string { return "wh:lease:" + id }
+// A subscription's keys share the hash tag {id}: one DEL removes its
+// queue and state together, which Redis Cluster allows only within a slot.
+func queueKey(id string) string { return "wh:q:{" + id + "}" }
+func stateKey(id string) string { return "wh:state:{" + id + "}" }
+func leaseKey(id string) string { return "wh:lease:{" + id + "}" }
 
 // Registry stores subscriptions in Redis.
 type Registry struct{ rdb redis.UniversalClient }

@@ -72,18 +72,21 @@ type Flight struct {
 // day's list; one flight's view lists them all.
 const heldListedPerFlight = 20
 
-func flightKey(ieDate, voyageNo string) string     { return "fl:" + ieDate + ":" + voyageNo }
-func flightHeldKey(ieDate, voyageNo string) string { return "flh:" + ieDate + ":" + voyageNo }
-func flightsOfDayKey(ieDate string) string         { return "fls:" + ieDate }
+// A flight's keys in one group of declarations (statslua.go); name is
+// "<ieDate>:<voyageNo>".
+func flightKey(tag, name string) string     { return "fl:" + tag + ":" + name }
+func flightHeldKey(tag, name string) string { return "flh:" + tag + ":" + name }
+func flightsOfDayKey(tag, ieDate string) string {
+	return "fls:" + tag + ":" + ieDate
+}
 
 // Flights lists the flights of ieDate (YYYYMMDD) with their readiness.
 func (s *Store) Flights(ctx context.Context, ieDate string) ([]Flight, error) {
-	voyages, err := s.rdb.SMembers(ctx, flightsOfDayKey(ieDate)).Result()
+	voyages, err := s.joinShards(ctx, []string{ieDate}, flightsOfDayKey)
 	if err != nil {
-		return nil, unavailable(err)
+		return nil, err
 	}
-	sort.Strings(voyages)
-	return s.flights(ctx, ieDate, voyages, heldListedPerFlight)
+	return s.flights(ctx, ieDate, voyages[0], heldListedPerFlight)
 }
 
 // Flight reads one flight's readiness with all its held parcels.
@@ -101,17 +104,17 @@ func (s *Store) Flight(ctx context.Context, ieDate, voyageNo string) (*Flight, e
 // flights reads the readiness of voyages, listing up to maxHeld held
 // parcels of each (all when negative).
 func (s *Store) flights(ctx context.Context, ieDate string, voyages []string, maxHeld int) ([]Flight, error) {
-	counts := make([]*redis.MapStringStringCmd, len(voyages))
-	held := make([]*redis.StringSliceCmd, len(voyages))
-	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, v := range voyages {
-			counts[i] = p.HGetAll(ctx, flightKey(ieDate, v))
-			held[i] = p.SMembers(ctx, flightHeldKey(ieDate, v))
-		}
-		return nil
-	})
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, unavailable(err)
+	names := make([]string, len(voyages))
+	for i, v := range voyages {
+		names[i] = ieDate + ":" + v
+	}
+	counts, err := s.addUpShards(ctx, names, flightKey)
+	if err != nil {
+		return nil, err
+	}
+	held, err := s.joinShards(ctx, names, flightHeldKey)
+	if err != nil {
+		return nil, err
 	}
 	date := ieDate[0:4] + "-" + ieDate[4:6] + "-" + ieDate[6:8]
 	out := make([]Flight, len(voyages))
@@ -120,7 +123,7 @@ func (s *Store) flights(ctx context.Context, ieDate string, voyages []string, ma
 	for i, v := range voyages {
 		f := Flight{VoyageNo: v, Date: date, Waybills: []WaybillReadiness{}, HeldParcels: []HeldParcel{}}
 		bills := map[string]*WaybillReadiness{}
-		for field, raw := range counts[i].Val() {
+		for field, raw := range counts[i] {
 			bill, status, _ := strings.Cut(field, "|")
 			n, _ := strconv.ParseInt(raw, 10, 64)
 			if n == 0 {
@@ -136,8 +139,7 @@ func (s *Store) flights(ctx context.Context, ieDate string, voyages []string, ma
 			f.Waybills = append(f.Waybills, *b)
 		}
 		sort.Slice(f.Waybills, func(a, b int) bool { return f.Waybills[a].BillNo < f.Waybills[b].BillNo })
-		ids := held[i].Val()
-		sort.Strings(ids)
+		ids := held[i]
 		if maxHeld >= 0 && len(ids) > maxHeld {
 			ids, f.HeldParcelsTruncated = ids[:maxHeld], true
 		}

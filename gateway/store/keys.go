@@ -30,10 +30,13 @@ type APIKey struct {
 	CreatedAt time.Time `json:"createdAt"`
 }
 
-func keyHashKey(hash string) string { return "ak:" + hash }
+// API keys share the hash tag {ak}: creating and revoking one changes a
+// key and the index together, in one MULTI, which Redis Cluster allows
+// only within one slot.
+func keyHashKey(hash string) string { return "ak:{ak}:" + hash }
 
 // keyIndexKey maps key ids to their hashes, for listing and revoking.
-const keyIndexKey = "ak:index"
+const keyIndexKey = "ak:{ak}:index"
 
 // KeyHash is how a key is stored and looked up: hex SHA-256.
 func KeyHash(secret string) string {

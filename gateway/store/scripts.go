@@ -2,14 +2,20 @@ package store
 
 import "github.com/redis/go-redis/v9"
 
-// Keys. A declaration's keys share the hash tag {id}, so every script that
-// touches them stays in one Redis Cluster slot.
-func declKey(id string) string     { return "d:{" + id + "}" }
-func historyKey(id string) string  { return "d:{" + id + "}:h" }
-func messagesKey(id string) string { return "d:{" + id + "}:x" }
+// Keys. A declaration's keys carry its group's hash tag (shardOf), so
+// every script that touches them, and the statistics and flight keys it
+// counts in, stays in one Redis Cluster slot.
+func declKey(id string) string     { return "d:" + shardOf(id) + ":" + id }
+func historyKey(id string) string  { return declKey(id) + ":h" }
+func messagesKey(id string) string { return declKey(id) + ":x" }
+
+// DeclarationKey is the hash that holds a declaration's status, for tools
+// and tests that look at Redis directly.
+func DeclarationKey(id string) string { return declKey(id) }
 
 // claimKey reserves (tenant, logisticsNo): the courier's idempotency key.
-func claimKey(tenant, logisticsNo string) string { return "ln:{" + tenant + "}:" + logisticsNo }
+// No hash tag: claims spread over every slot.
+func claimKey(tenant, logisticsNo string) string { return "ln:" + tenant + ":" + logisticsNo }
 
 func manifestKey(id string) string        { return "m:{" + id + "}" }
 func manifestMembersKey(id string) string { return "m:{" + id + "}:d" }

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"errors"
 	"math/big"
 	"sort"
 	"strconv"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/clearway/clearway/customs"
 	"github.com/clearway/clearway/customs/ceb"
-	"github.com/redis/go-redis/v9"
 )
 
 // How long statistics periods are kept: hours for a month's hourly view,
@@ -41,11 +39,18 @@ const valueScale = 100000
 const currencyCNY = "142"
 
 // Periods follow the airport's day: China time.
-func hourKey(t time.Time) string { return "st:h:" + t.In(ceb.ChinaTime).Format("2006010215") }
-func dayKey(t time.Time) string  { return "st:d:" + t.In(ceb.ChinaTime).Format("20060102") }
+func hourPeriod(t time.Time) string { return "h:" + t.In(ceb.ChinaTime).Format("2006010215") }
+func dayPeriod(t time.Time) string  { return "d:" + t.In(ceb.ChinaTime).Format("20060102") }
 
-// statsKeys are the hour and day periods a change at t counts in.
-func statsKeys(t time.Time) (hour, day string) { return hourKey(t), dayKey(t) }
+// statsKey is a period's counters in one group of declarations (tag).
+func statsKey(tag, period string) string { return "st:" + tag + ":" + period }
+
+// statsKeys are the hour and day periods a change at t to declaration id
+// counts in, in the declaration's group.
+func statsKeys(id string, t time.Time) (hour, day string) {
+	tag := shardOf(id)
+	return statsKey(tag, hourPeriod(t)), statsKey(tag, dayPeriod(t))
+}
 
 func seconds(d time.Duration) string { return strconv.FormatInt(int64(d/time.Second), 10) }
 
@@ -269,34 +274,24 @@ func (s *Store) GreenChannel(ctx context.Context, q StatsQuery) (*GreenChannel, 
 	span := q.To.Sub(q.From)
 	previous := PeriodTotals{From: q.From.Add(-span), To: q.From}
 	yearBefore := PeriodTotals{From: q.From.AddDate(-1, 0, 0), To: q.To.AddDate(-1, 0, 0)}
-	step, key := 24*time.Hour, dayKey
+	step, period := 24*time.Hour, dayPeriod
 	if q.GroupBy == "hour" {
-		step, key = time.Hour, hourKey
+		step, period = time.Hour, hourPeriod
 	}
-	periods := func(from, to time.Time, step time.Duration, key func(time.Time) string) []string {
-		var keys []string
+	periods := func(from, to time.Time, step time.Duration, period func(time.Time) string) []string {
+		var names []string
 		for t := from; t.Before(to); t = t.Add(step) {
-			keys = append(keys, key(t))
+			names = append(names, period(t))
 		}
-		return keys
+		return names
 	}
-	main := periods(q.From, q.To, step, key)
-	before := periods(previous.From, previous.To, 24*time.Hour, dayKey)
-	lastYear := periods(yearBefore.From, yearBefore.To, 24*time.Hour, dayKey)
+	main := periods(q.From, q.To, step, period)
+	before := periods(previous.From, previous.To, 24*time.Hour, dayPeriod)
+	lastYear := periods(yearBefore.From, yearBefore.To, 24*time.Hour, dayPeriod)
 	all := append(append(append([]string{}, main...), before...), lastYear...)
-	cmds := make([]*redis.MapStringStringCmd, len(all))
-	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, k := range all {
-			cmds[i] = p.HGetAll(ctx, k)
-		}
-		return nil
-	})
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, unavailable(err)
-	}
-	hashes := make([]map[string]string, len(all))
-	for i, c := range cmds {
-		hashes[i] = c.Val()
+	hashes, err := s.addUpShards(ctx, all, statsKey)
+	if err != nil {
+		return nil, err
 	}
 	out := &GreenChannel{From: q.From, To: q.To, GroupBy: q.GroupBy, Timezone: "+08:00", Rows: []StatsRow{},
 		RejectionReasons: []ReasonCount{}, HistogramRelativeError: HistogramRelativeError}
@@ -347,10 +342,10 @@ func (s *Store) GreenChannel(ctx context.Context, q StatsQuery) (*GreenChannel, 
 	return out, nil
 }
 
-// periodLabel turns st:h:2026112810 into 2026-11-28T10 and st:d:20261128
-// into 2026-11-28.
-func periodLabel(key string) string {
-	p := key[len("st:h:"):]
+// periodLabel turns h:2026112810 into 2026-11-28T10 and d:20261128 into
+// 2026-11-28.
+func periodLabel(period string) string {
+	p := period[len("h:"):]
 	label := p[0:4] + "-" + p[4:6] + "-" + p[6:8]
 	if len(p) == 10 {
 		label += "T" + p[8:10]

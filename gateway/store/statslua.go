@@ -6,17 +6,22 @@ import "fmt"
 // green-channel statistics and flight readiness inside the same atomic
 // step that changes a declaration, so each counts what was applied, once.
 //
-// A statistics period is a hash (st:h:<YYYYMMDDHH>, st:d:<YYYYMMDD>, China
-// time) of counters: "<metric>" for the whole channel and
+// Each of these keys is kept per group of declarations (shard.go): TAG,
+// the hash tag of the declaration's own key, keeps the step in one Redis
+// Cluster slot; reads add the groups up.
+//
+// A statistics period is a hash (st:{tag}:h:<YYYYMMDDHH>,
+// st:{tag}:d:<YYYYMMDD>, China time) of counters: "<metric>" for the whole channel and
 // "<metric>|<dimension>|<value>" per courier, country, tradeMode, customs
 // office and flight; "t:dr:<bucket>" and "t:ar:<bucket>" the clearance
 // time histograms (declared → released, arrival → released); "r:<reason>"
 // rejection reasons.
 //
-// A flight's readiness is a hash fl:<ieDate>:<voyageNo> of
-// "<billNo>|<status>" → parcels, the set fls:<ieDate> of its flights, and
-// flh:<ieDate>:<voyageNo>, the ids of its held parcels.
+// A flight's readiness is a hash fl:{tag}:<ieDate>:<voyageNo> of
+// "<billNo>|<status>" → parcels, the set fls:{tag}:<ieDate> of its
+// flights, and flh:{tag}:<ieDate>:<voyageNo>, the ids of its held parcels.
 var statsLua = fmt.Sprintf(`
+local TAG = string.match(KEYS[1], '{[^}]*}')
 local LOG_GAMMA = math.log(%.17g)
 local DIMS = {{'courier', 'tenant'}, {'country', 'country'}, {'tradeMode', 'tradeMode'}, {'customsOffice', 'customsCode'}, {'flight', 'voyageNo'}}
 local HELD = {rejected = true, detained = true, returned = true, error = true}
@@ -56,11 +61,11 @@ end
 
 local function flight(h, id, old, new, ttl)
   if not h.voyageNo or h.voyageNo == '' then return end
-  local key, held = 'fl:' .. h.ieDate .. ':' .. h.voyageNo, 'flh:' .. h.ieDate .. ':' .. h.voyageNo
+  local key, held, day = 'fl:' .. TAG .. ':' .. h.ieDate .. ':' .. h.voyageNo, 'flh:' .. TAG .. ':' .. h.ieDate .. ':' .. h.voyageNo, 'fls:' .. TAG .. ':' .. h.ieDate
   if old then redis.call('HINCRBY', key, h.billNo .. '|' .. old, -1) end
   redis.call('HINCRBY', key, h.billNo .. '|' .. new, 1)
   if HELD[new] then redis.call('SADD', held, id) elseif old and HELD[old] then redis.call('SREM', held, id) end
-  redis.call('SADD', 'fls:' .. h.ieDate, h.voyageNo)
-  for _, k in ipairs({key, held, 'fls:' .. h.ieDate}) do redis.call('EXPIRE', k, ttl) end
+  redis.call('SADD', day, h.voyageNo)
+  for _, k in ipairs({key, held, day}) do redis.call('EXPIRE', k, ttl) end
 end
 `, histogramGamma)

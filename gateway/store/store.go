@@ -186,10 +186,8 @@ func (s *Store) Claim(ctx context.Context, decls []*customs.Declaration) ([]int,
 			}
 		}
 	}
-	if len(release) > 0 {
-		if err := s.rdb.Del(ctx, release...).Err(); err != nil {
-			return nil, nil, unavailable(err)
-		}
+	if err := s.del(ctx, release); err != nil {
+		return nil, nil, err
 	}
 	return outcome, ids, nil
 }
@@ -200,10 +198,22 @@ func (s *Store) Release(ctx context.Context, decls []*customs.Declaration) error
 	for i, d := range decls {
 		keys[i] = claimKey(d.Tenant, d.Head.LogisticsNo)
 	}
+	return s.del(ctx, keys)
+}
+
+// del deletes keys one command each, in one round trip: on Redis Cluster
+// a multi-key DEL must stay in one slot, and claims spread over all.
+func (s *Store) del(ctx context.Context, keys []string) error {
 	if len(keys) == 0 {
 		return nil
 	}
-	if err := s.rdb.Del(ctx, keys...).Err(); err != nil {
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, k := range keys {
+			p.Del(ctx, k)
+		}
+		return nil
+	})
+	if err != nil {
 		return unavailable(err)
 	}
 	return nil
@@ -243,7 +253,7 @@ func (s *Store) Create(ctx context.Context, decls []*customs.Declaration) error 
 				at := stamp(d.AcceptedAt)
 				entry, _ := json.Marshal(HistoryEntry{Status: customs.Accepted, At: d.AcceptedAt, Source: "clearway"})
 				h := &d.Head
-				hour, day := statsKeys(d.AcceptedAt)
+				hour, day := statsKeys(d.ID, d.AcceptedAt)
 				createScript.EvalSha(ctx, p, []string{declKey(d.ID), historyKey(d.ID), hour, day}, at, entry, d.ID, declaredValues(d),
 					seconds(statsHourTTL), seconds(statsDayTTL), seconds(s.indexTTL()),
 					"tenant", d.Tenant, "manifestId", d.ManifestID, "logisticsNo", h.LogisticsNo, "copNo", h.CopNo,
@@ -302,7 +312,7 @@ func (s *Store) Apply(ctx context.Context, ts []Transition) ([]Applied, error) {
 				if t.Status.Final() {
 					ttl = seconds(s.retention)
 				}
-				hour, day := statsKeys(t.At)
+				hour, day := statsKeys(t.DeclarationID, t.At)
 				cmds[i] = transitionScript.EvalSha(ctx, p, []string{declKey(t.DeclarationID), historyKey(t.DeclarationID), messagesKey(t.DeclarationID), hour, day},
 					t.Rank, string(t.Status), t.Code, t.ReturnInfo, t.InvtNo, t.PreNo, stamp(t.At), t.MessageField, t.MessageValue, entry, t.MessageGUID, ttl,
 					metricOf(t), t.At.UnixMilli(), seconds(statsHourTTL), seconds(statsDayTTL), seconds(s.indexTTL()), t.DeclarationID)

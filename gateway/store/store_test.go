@@ -191,12 +191,12 @@ func TestFinishedDeclarationsExpireAndReplaysAreToldApart(t *testing.T) {
 	if out, _ := s.Apply(ctx, stale); out[0].Changed || out[0].Replayed {
 		t.Fatalf("a stale receipt reported %+v", out[0])
 	}
-	if ttl := env.Redis.TTL(ctx, "d:{"+d.ID+"}").Val(); ttl > 0 {
+	if ttl := env.Redis.TTL(ctx, store.DeclarationKey(d.ID)).Val(); ttl > 0 {
 		t.Fatalf("an unfinished declaration expires in %v", ttl)
 	}
 	final, _ := store.FromReceipt(receipt(d.ID, "800", "20261128100003000"))
 	s.Apply(ctx, final)
-	for _, k := range []string{"d:{" + d.ID + "}", "d:{" + d.ID + "}:h", "d:{" + d.ID + "}:x"} {
+	for _, k := range []string{store.DeclarationKey(d.ID), store.DeclarationKey(d.ID) + ":h", store.DeclarationKey(d.ID) + ":x"} {
 		if ttl := env.Redis.TTL(ctx, k).Val(); ttl <= 0 || ttl > time.Hour {
 			t.Errorf("%s expires in %v, want within the retention of 1h", k, ttl)
 		}

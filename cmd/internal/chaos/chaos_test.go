@@ -568,7 +568,7 @@ func statuses(ctx context.Context, rdb *redis.Client, want map[string]customs.St
 	cmds := make([]*redis.StringCmd, len(ids))
 	rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, id := range ids {
-			cmds[i] = p.HGet(ctx, "d:{"+id+"}", "status")
+			cmds[i] = p.HGet(ctx, store.DeclarationKey(id), "status")
 		}
 		return nil
 	})

@@ -350,16 +350,13 @@ func TestBrokersFindSubscribeResumeAndRebuild(t *testing.T) {
 
 // snapshot renders every key the declarations own, statistics and flight
 // readiness included (not API keys, blacklist, webhooks, streams or rate
-// counters, which are not derived from Kafka).
-func snapshot(t *testing.T, rdb *redis.Client) map[string]string {
+// counters, which are not derived from Kafka): of one Redis, or of every
+// master of a Redis Cluster.
+func snapshot(t *testing.T, rdb redis.UniversalClient) map[string]string {
 	ctx := context.Background()
 	out := map[string]string{}
 	for _, pattern := range []string{"d:*", "m:*", "ix:*", "tl:*", "ln:*", "x:*", "st:*", "fl*"} {
-		keys, err := rdb.Keys(ctx, pattern).Result()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, k := range keys {
+		for _, k := range keysMatching(t, rdb, pattern) {
 			var v any
 			switch rdb.Type(ctx, k).Val() {
 			case "hash":
@@ -380,6 +377,31 @@ func snapshot(t *testing.T, rdb *redis.Client) map[string]string {
 		}
 	}
 	return out
+}
+
+// keysMatching lists the keys matching pattern on one Redis or on every
+// master of a cluster.
+func keysMatching(t *testing.T, rdb redis.UniversalClient, pattern string) []string {
+	ctx := context.Background()
+	var mu sync.Mutex
+	var keys []string
+	scan := func(ctx context.Context, c *redis.Client) error {
+		ks, err := c.Keys(ctx, pattern).Result()
+		mu.Lock()
+		keys = append(keys, ks...)
+		mu.Unlock()
+		return err
+	}
+	var err error
+	if cc, ok := rdb.(*redis.ClusterClient); ok {
+		err = cc.ForEachMaster(ctx, scan)
+	} else {
+		err = scan(ctx, rdb.(*redis.Client))
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keys
 }
 
 func waitFinal(t *testing.T, s *Stack, want map[string]string) {

@@ -19,6 +19,7 @@ import (
 	"github.com/clearway/clearway/gateway/api"
 	"github.com/clearway/clearway/gateway/notify"
 	"github.com/clearway/clearway/gateway/store"
+	"github.com/redis/go-redis/v9"
 )
 
 // DevKeys are the API keys `clearway dev` uses when CLEARWAY_API_KEYS is
@@ -29,8 +30,9 @@ const DevKeys = "courier:3502680EMS:dev-courier-key,broker:3502980XYZ:dev-broker
 // an environment variable to override it.
 type Config struct {
 	Kafka         bus.Config
-	RedisAddr     string // CLEARWAY_REDIS_ADDR
+	RedisAddr     string // CLEARWAY_REDIS_ADDR: host:port, or a Redis Cluster's seed nodes, comma-separated
 	RedisDB       int    // CLEARWAY_REDIS_DB
+	RedisCluster  bool   // CLEARWAY_REDIS_CLUSTER: RedisAddr names a Redis Cluster
 	HTTP          api.Config
 	Adapter       adapter.Config
 	Transport     string // CLEARWAY_TRANSPORT: sim (in process) or http
@@ -65,8 +67,9 @@ func FromEnv() (Config, error) {
 			TopicPrefix:       os.Getenv("CLEARWAY_KAFKA_TOPIC_PREFIX"),
 			Retention:         e.duration("CLEARWAY_KAFKA_RETENTION", 130*24*time.Hour),
 		},
-		RedisAddr: os.Getenv("CLEARWAY_REDIS_ADDR"),
-		RedisDB:   e.int("CLEARWAY_REDIS_DB", 0),
+		RedisAddr:    os.Getenv("CLEARWAY_REDIS_ADDR"),
+		RedisDB:      e.int("CLEARWAY_REDIS_DB", 0),
+		RedisCluster: e.bool("CLEARWAY_REDIS_CLUSTER", false),
 		HTTP: api.Config{
 			Addr:           e.str("CLEARWAY_HTTP_ADDR", "127.0.0.1:8080"),
 			MaxBodyBytes:   int64(e.int("CLEARWAY_MAX_BODY_BYTES", 64<<20)),
@@ -129,6 +132,12 @@ func (c *Config) Validate(parts Parts) error {
 	if c.RedisAddr == "" && (parts.Gateway || parts.Tracker || parts.Adapter) {
 		errs = append(errs, errors.New("CLEARWAY_REDIS_ADDR: no Redis address"))
 	}
+	if c.RedisCluster && c.RedisDB != 0 {
+		errs = append(errs, errors.New("CLEARWAY_REDIS_DB: a Redis Cluster has only database 0"))
+	}
+	if !c.RedisCluster && len(split(c.RedisAddr)) > 1 {
+		errs = append(errs, errors.New("CLEARWAY_REDIS_ADDR: several addresses name a Redis Cluster; set CLEARWAY_REDIS_CLUSTER=true"))
+	}
 	if err := c.HTTP.Validate(); err != nil {
 		errs = append(errs, err)
 	}
@@ -151,6 +160,14 @@ func (c *Config) Validate(parts Parts) error {
 	return errors.Join(errs...)
 }
 
+// NewRedis connects to the configured Redis: one server, or a Redis
+// Cluster discovered from its seed nodes. Timeouts are short so a request
+// fails fast (503, Retry-After) instead of hanging on an absent Redis.
+func (c Config) NewRedis() redis.UniversalClient {
+	return redis.NewUniversalClient(&redis.UniversalOptions{Addrs: split(c.RedisAddr), DB: c.RedisDB, IsClusterMode: c.RedisCluster,
+		PoolSize: 32, MaxRetries: 2, DialTimeout: 2 * time.Second, ReadTimeout: 3 * time.Second, WriteTimeout: 3 * time.Second})
+}
+
 // split reads a comma-separated list.
 func split(s string) []string {
 	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' })
@@ -168,40 +185,32 @@ func (e env) str(name, def string) string {
 }
 
 func (e env) int(name string, def int) int {
-	v := e.str(name, "")
-	if v == "" {
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil {
-		*e.errs = append(*e.errs, fmt.Errorf("%s: %q is not a whole number", name, v))
-		return def
-	}
-	return n
+	return parseVar(e, name, def, strconv.Atoi, "a whole number")
+}
+
+func (e env) bool(name string, def bool) bool {
+	return parseVar(e, name, def, strconv.ParseBool, "true or false")
 }
 
 func (e env) float(name string, def float64) float64 {
-	v := e.str(name, "")
-	if v == "" {
-		return def
-	}
-	f, err := strconv.ParseFloat(v, 64)
-	if err != nil {
-		*e.errs = append(*e.errs, fmt.Errorf("%s: %q is not a number", name, v))
-		return def
-	}
-	return f
+	return parseVar(e, name, def, func(v string) (float64, error) { return strconv.ParseFloat(v, 64) }, "a number")
 }
 
 func (e env) duration(name string, def time.Duration) time.Duration {
+	return parseVar(e, name, def, time.ParseDuration, "a duration like 500ms or 10s")
+}
+
+// parseVar reads variable name with parse, def when unset; a value that
+// does not parse is reported as not being what.
+func parseVar[T any](e env, name string, def T, parse func(string) (T, error), what string) T {
 	v := e.str(name, "")
 	if v == "" {
 		return def
 	}
-	d, err := time.ParseDuration(v)
+	x, err := parse(v)
 	if err != nil {
-		*e.errs = append(*e.errs, fmt.Errorf("%s: %q is not a duration like 500ms or 10s", name, v))
+		*e.errs = append(*e.errs, fmt.Errorf("%s: %q is not %s", name, v, what))
 		return def
 	}
-	return d
+	return x
 }

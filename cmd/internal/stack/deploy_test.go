@@ -203,3 +203,52 @@ func strs(v any) []string {
 	}
 	return out
 }
+
+// Compose runs a three-broker KRaft cluster whose quorum and the services'
+// broker list name only services it has, and every part of Clearway.
+func TestComposeRunsThreeKafkaBrokersAndEveryPart(t *testing.T) {
+	b, err := os.ReadFile("../../../deployments/docker-compose.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var compose struct {
+		Services map[string]struct {
+			Entrypoint  []string          `yaml:"entrypoint"`
+			Environment map[string]string `yaml:"environment"`
+		} `yaml:"services"`
+	}
+	if err := yaml.Unmarshal(b, &compose); err != nil {
+		t.Fatal(err)
+	}
+	var voters, brokers []string
+	parts := map[string]bool{}
+	for name, s := range compose.Services {
+		if q := s.Environment["KAFKA_CONTROLLER_QUORUM_VOTERS"]; q != "" {
+			voters = append(voters, name)
+			if s.Environment["KAFKA_PROCESS_ROLES"] != "broker,controller" || !strings.Contains(q, "@"+name+":9093") {
+				t.Errorf("%s: roles %q, quorum %q", name, s.Environment["KAFKA_PROCESS_ROLES"], q)
+			}
+		}
+		if list := s.Environment["CLEARWAY_KAFKA_BROKERS"]; list != "" {
+			brokers = split(list)
+		}
+		switch {
+		case slices.Equal(s.Entrypoint, []string{"/customs-adapter"}):
+			parts["adapter"] = true
+		case len(s.Entrypoint) == 3 && s.Entrypoint[1] == "serve":
+			parts[s.Entrypoint[2]] = true
+		}
+	}
+	if len(voters) != 3 || len(brokers) != 3 {
+		t.Fatalf("%d KRaft nodes %v, services given brokers %v", len(voters), voters, brokers)
+	}
+	for _, addr := range brokers {
+		host, _, _ := net.SplitHostPort(addr)
+		if !slices.Contains(voters, host) {
+			t.Errorf("CLEARWAY_KAFKA_BROKERS names %s, which is not a broker service", host)
+		}
+	}
+	if !parts["gateway"] || !parts["tracker"] || !parts["adapter"] {
+		t.Errorf("compose runs parts %v, want gateway, tracker and adapter", parts)
+	}
+}

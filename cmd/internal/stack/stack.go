@@ -97,8 +97,7 @@ func Start(ctx context.Context, cfg Config, parts Parts, reg *prometheus.Registr
 		return nil, fmt.Errorf("kafka at %v: %w", cfg.Kafka.Brokers, err)
 	}
 	if parts.Gateway || parts.Tracker || parts.Adapter { // the adapter keeps its journal there
-		s.Redis = redis.NewClient(&redis.Options{Addr: cfg.RedisAddr, DB: cfg.RedisDB, PoolSize: 32, MaxRetries: 2,
-			DialTimeout: 2 * time.Second, ReadTimeout: 3 * time.Second, WriteTimeout: 3 * time.Second})
+		s.Redis = cfg.NewRedis()
 		s.closers = append(s.closers, s.Redis.Close)
 		if err := s.Redis.Ping(ctx).Err(); err != nil {
 			s.Close()
@@ -273,7 +272,7 @@ func Rebuild(ctx context.Context, cfg Config, log *slog.Logger, progress func(to
 	if cfg.RedisAddr == "" {
 		return errors.New("CLEARWAY_REDIS_ADDR: no Redis address")
 	}
-	rdb := redis.NewClient(&redis.Options{Addr: cfg.RedisAddr, DB: cfg.RedisDB})
+	rdb := cfg.NewRedis()
 	defer rdb.Close()
 	p := bus.NewProducer(cfg.Kafka)
 	defer p.Close()
