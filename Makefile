@@ -7,7 +7,7 @@ PKGS := ./...
 CEB_XSD := schemas/ceb/ceb-export-202205.xsd
 DXP_XSD := schemas/ceb/dxp-terminal-202205.xsd
 
-.PHONY: run test lint xsd fuzz chaos services-up services-down build
+.PHONY: run test lint xsd fuzz chaos bench services-up services-down build
 
 ## run: gateway, tracker, customs adapter and simulator in one process
 run:
@@ -41,6 +41,12 @@ fuzz:
 CHAOS ?= full
 chaos:
 	CLEARWAY_CHAOS=$(CHAOS) $(GO) test -count=1 -v -timeout 60m ./cmd/internal/chaos
+
+## bench: throughput, latency and cost on real Kafka and Redis (its own, unless CLEARWAY_KAFKA_BROKERS and CLEARWAY_REDIS_ADDR
+## name them); BENCH=short runs each phase for a second or two (CI). Report, logs and CPU profiles in artifacts/bench
+BENCH ?= full
+bench:
+	deployments/local/bench.sh $(BENCH) $(BENCH_FLAGS)
 
 ## build: the three binaries into bin/
 build:

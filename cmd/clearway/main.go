@@ -20,6 +20,7 @@ commands:
   keys     create, list and revoke API keys (in Redis, stored as hashes)
   rebuild  replay Kafka into an empty Redis
   topics   ensure: create the Kafka topics with their settings
+  bench    measure throughput, latency and cost on real Kafka and Redis
   customs-sim
            serve the customs simulator over HTTP (CLEARWAY_SIM_ADDR), for
            adapters with CLEARWAY_TRANSPORT=http CLEARWAY_CUSTOMS_URL=http://…
@@ -44,6 +45,8 @@ func main() {
 		os.Exit(rebuild(os.Args[2:], os.Stderr))
 	case "keys":
 		os.Exit(keys(os.Args[2:], os.Stdout, os.Stderr))
+	case "bench":
+		os.Exit(runBench(os.Args[2:], os.Stdout, os.Stderr))
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 	default:

@@ -146,7 +146,10 @@ func (a *Adapter) declare(ctx context.Context, decls []*customs.Declaration) err
 	if err := a.transport.Send(ctx, envelope); err != nil {
 		return fmt.Errorf("adapter: send CEB603 %s (%d inventories): %w", guid, len(decls), err)
 	}
-	return a.publishSent(ctx, guid, xml, ids, ids, now)
+	if err := a.publishSent(ctx, guid, xml, ids, ids, now); err != nil {
+		return err
+	}
+	return a.journal.Delivered(ctx, guid)
 }
 
 // sendAgain sends a journaled message again, exactly as it was, for the
@@ -173,7 +176,10 @@ func (a *Adapter) sendAgain(ctx context.Context, guid string, ids []string) erro
 		return fmt.Errorf("adapter: send CEB603 %s again: %w", guid, err)
 	}
 	a.log.Info("message sent again after a redelivery", "guid", guid, "declarations", len(ids))
-	return a.publishSent(ctx, guid, env.Data, all, ids, env.CreatTime)
+	if err := a.publishSent(ctx, guid, env.Data, all, ids, env.CreatTime); err != nil {
+		return err
+	}
+	return a.journal.Delivered(ctx, guid)
 }
 
 // publishSent publishes that message guid (carrying all) went to customs,

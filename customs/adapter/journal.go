@@ -115,6 +115,18 @@ func (j *Journal) Record(ctx context.Context, guid string, ids []string, envelop
 	return j.Restore(ctx, guid, ids)
 }
 
+// Delivered drops a message's envelope once the message reached customs
+// and its sent events are on Kafka: a redelivery after that has nothing to
+// send again. Until then the envelope is kept (at most envelopeTTL) for a
+// resend after a crash. Without this every envelope would sit in Redis
+// for hours, the largest part of its memory.
+func (j *Journal) Delivered(ctx context.Context, guid string) error {
+	if err := j.rdb.Del(ctx, envelopeKey(guid)).Err(); err != nil {
+		return fmt.Errorf("adapter: journal: %w", err)
+	}
+	return nil
+}
+
 // Restore records that ids went out in message guid (without its
 // envelope, as a rebuild does: the message went out, it is not sent again).
 func (j *Journal) Restore(ctx context.Context, guid string, ids []string) error {

@@ -56,3 +56,24 @@ func TestJournalRefusesToAnswerOnceEmptiedUntilRestored(t *testing.T) {
 		t.Fatal("a restored message has no envelope to send again: it went out, so it is not sent again")
 	}
 }
+
+// A delivered message's envelope goes at once; which message each of its
+// declarations went in stays, so a redelivery sends nothing again.
+func TestJournalDropsADeliveredEnvelopeAndKeepsItsDeclarations(t *testing.T) {
+	mr := miniredis.RunT(t)
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	defer rdb.Close()
+	j, ctx := NewJournal(rdb, func(context.Context) (bool, error) { return true, nil }), context.Background()
+	if err := j.Record(ctx, "G2", []string{"a"}, []byte("<envelope/>")); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Delivered(ctx, "G2"); err != nil {
+		t.Fatal(err)
+	}
+	if env, err := j.Envelope(ctx, "G2"); env != nil || err != nil {
+		t.Fatalf("after delivery the envelope is %q (%v)", env, err)
+	}
+	if got, err := j.SentIn(ctx, []string{"a"}); err != nil || got["a"] != "G2" {
+		t.Fatalf("after delivery: %v %v", got, err)
+	}
+}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/clearway/clearway/customs"
 	"github.com/clearway/clearway/customs/ceb"
+	"github.com/redis/go-redis/v9"
 )
 
 // How long statistics periods are kept: hours for a month's hourly view,
@@ -374,4 +375,19 @@ func growth(now, then int64) *float64 {
 	}
 	g := float64(now) / float64(then)
 	return &g
+}
+
+// DayCount is one metric's count over the whole channel on t's day (China
+// time): one field per group, a read cheap enough for a monitor to poll.
+func (s *Store) DayCount(ctx context.Context, metric string, t time.Time) (int64, error) {
+	cmds, err := readShards(ctx, s, []string{dayPeriod(t)}, statsKey, func(p redis.Pipeliner, k string) *redis.StringCmd { return p.HGet(ctx, k, metric) })
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, c := range cmds[0] {
+		v, _ := c.Int64()
+		n += v
+	}
+	return n, nil
 }

@@ -47,6 +47,10 @@ type Config struct {
 	// adapter) serves /metrics and /healthz (CLEARWAY_METRICS_ADDR); the
 	// gateway serves them on its own address.
 	MetricsAddr string
+	// PprofAddr, when set, serves Go's CPU and heap profiles
+	// (/debug/pprof/) on a listener of its own, never the public one
+	// (CLEARWAY_PPROF_ADDR; the benchmark profiles each process by it).
+	PprofAddr string
 }
 
 // FromEnv reads the configuration. Kafka and Redis addresses may be empty:
@@ -70,6 +74,7 @@ func FromEnv() (Config, error) {
 		RedisAddr:    os.Getenv("CLEARWAY_REDIS_ADDR"),
 		RedisDB:      e.int("CLEARWAY_REDIS_DB", 0),
 		RedisCluster: e.bool("CLEARWAY_REDIS_CLUSTER", false),
+		PprofAddr:    os.Getenv("CLEARWAY_PPROF_ADDR"),
 		HTTP: api.Config{
 			Addr:           e.str("CLEARWAY_HTTP_ADDR", "127.0.0.1:8080"),
 			MaxBodyBytes:   int64(e.int("CLEARWAY_MAX_BODY_BYTES", 64<<20)),

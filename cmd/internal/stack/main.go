@@ -4,9 +4,13 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 )
 
 // Main runs parts as a binary: configuration from the environment, JSON
@@ -28,6 +32,12 @@ func Main(name string, parts Parts, embedded bool, started func(*Stack)) int {
 	}
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
+	if cfg.PprofAddr != "" {
+		if err := servePprof(ctx, cfg.PprofAddr); err != nil {
+			log.Error("cannot serve profiles", "addr", cfg.PprofAddr, "err", err)
+			return 1
+		}
+	}
 	s, err := Start(ctx, cfg, parts, nil, log)
 	if err != nil {
 		log.Error("cannot start", "err", err)
@@ -45,4 +55,19 @@ func Main(name string, parts Parts, embedded bool, started func(*Stack)) int {
 	}
 	fmt.Fprintln(os.Stderr, name+": stopped")
 	return 0
+}
+
+// servePprof serves the runtime's profiles on addr until ctx ends.
+func servePprof(ctx context.Context, addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() { <-ctx.Done(); srv.Close() }()
+	go srv.Serve(ln)
+	return nil
 }
