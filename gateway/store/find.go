@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -58,7 +59,7 @@ func (s *Store) index(ctx context.Context, p redis.Pipeliner, d *customs.Declara
 		p.Expire(ctx, key, s.indexTTL())
 	}
 	for field, value := range map[string]string{ByLogisticsNo: h.LogisticsNo, ByOrderNo: h.OrderNo, ByCopNo: h.CopNo, ByBillNo: h.BillNo} {
-		if value != "" {
+		if value != "" && (field != ByCopNo || value != h.LogisticsNo) { // a copNo equal to the logisticsNo (the default) is found through that index
 			add(indexKey(field, value))
 		}
 	}
@@ -98,12 +99,31 @@ func (s *Store) IndexInvtNo(ctx context.Context, ids, invtNos []string) error {
 
 // Find returns the declarations with field = value that sc may see.
 func (s *Store) Find(ctx context.Context, sc Scope, field, value string) ([]*Record, error) {
-	ids, err := s.rdb.SMembers(ctx, indexKey(field, value)).Result()
+	if field != ByCopNo {
+		ids, err := s.rdb.SMembers(ctx, indexKey(field, value)).Result()
+		if err != nil {
+			return nil, unavailable(err)
+		}
+		sort.Strings(ids)
+		return s.visible(ctx, sc, ids)
+	}
+	// A copNo is indexed under its own name only when it differs from the
+	// parcel's logisticsNo.
+	var own, same *redis.StringSliceCmd
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		own, same = p.SMembers(ctx, indexKey(ByCopNo, value)), p.SMembers(ctx, indexKey(ByLogisticsNo, value))
+		return nil
+	})
 	if err != nil {
 		return nil, unavailable(err)
 	}
-	sort.Strings(ids)
-	return s.visible(ctx, sc, ids)
+	ids := append(own.Val(), same.Val()...)
+	slices.Sort(ids)
+	found, err := s.visible(ctx, sc, slices.Compact(ids))
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(found, func(r *Record) bool { return r.CopNo != value }), nil
 }
 
 // visible reads ids and keeps the ones sc may see.

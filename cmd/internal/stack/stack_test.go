@@ -342,7 +342,7 @@ func readAll(t *testing.T, cfg bus.Config, topic, schema string) []kafka.Message
 func logMemory(t *testing.T, env devenv.Env, n int) {
 	ctx := context.Background()
 	for _, group := range []struct{ name, pattern string }{
-		{"status hash", "d:{*}:*"}, {"history", "d:{*}:h"}, {"messages (receipt XML)", "d:{*}:x"},
+		{"status hash", "d:{*}:*"}, {"history", "d:{*}:*:h"}, {"messages (receipt XML)", "d:{*}:*:x"},
 		{"lookup indexes", "ix:*"}, {"timelines", "tl:*"}, {"claims", "ln:*"}, {"manifests", "m:*"}, {"sent CEB603 XML", "x:*"},
 		{"send journal", "aj:d:*"}, {"statistics (all periods)", "st:*"}, {"flight readiness", "fl*"},
 	} {
