@@ -64,8 +64,20 @@ local function flight(h, id, old, new, ttl)
   local key, held, day = 'fl:' .. TAG .. ':' .. h.ieDate .. ':' .. h.voyageNo, 'flh:' .. TAG .. ':' .. h.ieDate .. ':' .. h.voyageNo, 'fls:' .. TAG .. ':' .. h.ieDate
   if old then redis.call('HINCRBY', key, h.billNo .. '|' .. old, -1) end
   redis.call('HINCRBY', key, h.billNo .. '|' .. new, 1)
-  if HELD[new] then redis.call('SADD', held, id) elseif old and HELD[old] then redis.call('SREM', held, id) end
-  redis.call('SADD', day, h.voyageNo)
-  for _, k in ipairs({key, held, day}) do redis.call('EXPIRE', k, ttl) end
+  if HELD[new] then
+    redis.call('SADD', held, id)
+    redis.call('EXPIRE', held, ttl)
+  elseif old and HELD[old] then
+    redis.call('SREM', held, id)
+  end
+  -- The readiness hash and the day's set live as long as the indexes from
+  -- the last parcel declared on the flight; a change comes within the
+  -- clearance allowance of its declaration, long before that, so only the
+  -- declaration's first step sets their lifetime.
+  if not old then
+    redis.call('SADD', day, h.voyageNo)
+    redis.call('EXPIRE', key, ttl)
+    redis.call('EXPIRE', day, ttl)
+  end
 end
 `, histogramGamma)

@@ -291,6 +291,34 @@ func (s *Store) Create(ctx context.Context, decls []*customs.Declaration) error 
 	})
 }
 
+// CreateMissing records the declarations not recorded yet: what the
+// tracker runs for every declaration it reads. The gateway has recorded
+// nearly all of them after Kafka's answer, and telling so costs one
+// command, where recording again costs a Lua step and a dozen index
+// writes (a fifth of Redis's work per parcel, measured by make bench).
+func (s *Store) CreateMissing(ctx context.Context, decls []*customs.Declaration) error {
+	cmds := make([]*redis.BoolCmd, len(decls))
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, d := range decls {
+			cmds[i] = p.HExists(ctx, declKey(d.ID), "cd") // set by the step that recorded and counted it
+		}
+		return nil
+	})
+	if err != nil {
+		return unavailable(err)
+	}
+	missing := decls[:0:0]
+	for i, d := range decls {
+		if !cmds[i].Val() {
+			missing = append(missing, d)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return s.Create(ctx, missing)
+}
+
 // Transition is one status change to apply; one without a status records
 // the parcel's arrival at the supervised site at At.
 type Transition struct {

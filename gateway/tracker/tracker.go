@@ -59,13 +59,14 @@ func (t *Tracker) Run(ctx context.Context, declarations, receipts *kafka.Reader)
 	return errors.Join(err, <-errc)
 }
 
-// HandleDeclarations records accepted declarations (idempotently).
+// HandleDeclarations records accepted declarations the gateway has not
+// (it died between Kafka's answer and Redis, or Redis was emptied).
 func (t *Tracker) HandleDeclarations(ctx context.Context, msgs []kafka.Message) error {
 	decls, poison := bus.DecodeEach(msgs, bus.DecodeDeclaration, "declaration", t.log)
 	if err := t.deadLetter(ctx, "undecodable declaration", poison...); err != nil {
 		return err
 	}
-	return t.store.Create(ctx, decls)
+	return t.store.CreateMissing(ctx, decls)
 }
 
 // HandleReceipts applies sent and receipt events, each as one atomic
