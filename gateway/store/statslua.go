@@ -32,19 +32,39 @@ local function facts(key)
     acceptedMs = v[6] or nil, arrivedMs = v[7] or nil, billNo = v[8] or '', ieDate = v[9] or '', status = v[10] or nil}
 end
 
+-- Counters are added up over the whole batch and written once each at
+-- its end (flush): a batch of a hundred parcels of one hour moves the
+-- same few hundred counters, not a few thousand. A counter touched is
+-- written even when its sum is 0, so which fields exist never depends on
+-- how the work was batched (a rebuild reproduces every hash exactly).
+local SUMS, TTLS = {}, {}
+
+local function incr(key, field, by, ttl)
+  local t = SUMS[key]
+  if not t then t = {}; SUMS[key] = t end
+  t[field] = (t[field] or 0) + by
+  if ttl then TTLS[key] = ttl end
+end
+
+local function flush()
+  for key, fields in pairs(SUMS) do
+    for field, by in pairs(fields) do redis.call('HINCRBY', key, field, by) end
+    if TTLS[key] then redis.call('EXPIRE', key, TTLS[key]) end
+  end
+end
+
 local function bump(h, key, field, by, ttl)
-  redis.call('HINCRBY', key, field, by)
+  incr(key, field, by, ttl)
   for _, d in ipairs(DIMS) do
     local v = h[d[2]]
-    if v and v ~= '' then redis.call('HINCRBY', key, field .. '|' .. d[1] .. '|' .. v, by) end
+    if v and v ~= '' then incr(key, field .. '|' .. d[1] .. '|' .. v, by) end
   end
-  redis.call('EXPIRE', key, ttl)
 end
 
 local function observe(key, prefix, ms)
   local b = 0
   if ms > 1 then b = math.ceil(math.log(ms) / LOG_GAMMA) end
-  redis.call('HINCRBY', key, prefix .. b, 1)
+  incr(key, prefix .. b, 1)
 end
 
 local function count(h, ev)
@@ -54,7 +74,7 @@ local function count(h, ev)
       if h.acceptedMs then observe(p[1], 't:dr:', ev.ms - tonumber(h.acceptedMs)) end
       if h.arrivedMs then observe(p[1], 't:ar:', ev.ms - tonumber(h.arrivedMs)) end
     elseif ev.m == 'rejected' and ev.info ~= '' then
-      redis.call('HINCRBY', p[1], 'r:' .. ev.info, 1)
+      incr(p[1], 'r:' .. ev.info, 1)
     end
   end
 end
@@ -62,8 +82,8 @@ end
 local function flight(h, id, old, new, ttl)
   if not h.voyageNo or h.voyageNo == '' then return end
   local key, held, day = 'fl:' .. TAG .. ':' .. h.ieDate .. ':' .. h.voyageNo, 'flh:' .. TAG .. ':' .. h.ieDate .. ':' .. h.voyageNo, 'fls:' .. TAG .. ':' .. h.ieDate
-  if old then redis.call('HINCRBY', key, h.billNo .. '|' .. old, -1) end
-  redis.call('HINCRBY', key, h.billNo .. '|' .. new, 1)
+  if old then incr(key, h.billNo .. '|' .. old, -1) end
+  incr(key, h.billNo .. '|' .. new, 1, (not old) and ttl or nil)
   if HELD[new] then
     redis.call('SADD', held, id)
     redis.call('EXPIRE', held, ttl)
@@ -76,7 +96,6 @@ local function flight(h, id, old, new, ttl)
   -- declaration's first step sets their lifetime.
   if not old then
     redis.call('SADD', day, h.voyageNo)
-    redis.call('EXPIRE', key, ttl)
     redis.call('EXPIRE', day, ttl)
   end
 end

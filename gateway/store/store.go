@@ -269,16 +269,26 @@ func (s *Store) Create(ctx context.Context, decls []*customs.Declaration) error 
 				p.SAdd(ctx, manifestMembersKey(d.ManifestID), d.ID)
 				p.Set(ctx, claimKey(d.Tenant, d.Head.LogisticsNo), d.ID, s.indexTTL())
 				s.index(ctx, p, d)
-				at := stamp(d.AcceptedAt)
-				entry := HistoryEntry{Status: customs.Accepted, At: d.AcceptedAt, Source: "clearway"}.encode()
-				h := &d.Head
-				hour, day := statsKeys(d.ID, d.AcceptedAt)
-				createScript.EvalSha(ctx, p, []string{declKey(d.ID), historyKey(d.ID), hour, day}, at, entry, d.ID, declaredValues(d),
-					seconds(statsHourTTL), seconds(statsDayTTL), seconds(s.indexTTL()),
-					"tenant", d.Tenant, "manifestId", d.ManifestID, "logisticsNo", h.LogisticsNo, "copNo", h.CopNo,
-					"orderNo", h.OrderNo, "agentCode", h.AgentCode, "tradeMode", h.TradeMode, "acceptedAt", at,
-					"acceptedMs", d.AcceptedAt.UnixMilli(), "country", h.Country, "customsCode", h.CustomsCode,
-					"voyageNo", h.VoyageNo, "billNo", h.BillNo, "ieDate", h.IeDate)
+			}
+			// The Lua steps after every index write: a declaration counted
+			// ("cd") has its indexes, whatever cut the pipeline short.
+			for _, batch := range byGroup(len(decls), func(i int) string { return decls[i].ID }) {
+				keys, args := make([]string, 0, 4*len(batch)), make([]any, 0, 36*len(batch))
+				for _, i := range batch {
+					d := decls[i]
+					h := &d.Head
+					hour, day := statsKeys(d.ID, d.AcceptedAt)
+					at := stamp(d.AcceptedAt)
+					keys = append(keys, declKey(d.ID), historyKey(d.ID), hour, day)
+					own := []any{at, HistoryEntry{Status: customs.Accepted, At: d.AcceptedAt, Source: "clearway"}.encode(),
+						d.ID, declaredValues(d), seconds(statsHourTTL), seconds(statsDayTTL), seconds(s.indexTTL()),
+						"tenant", d.Tenant, "manifestId", d.ManifestID, "logisticsNo", h.LogisticsNo, "copNo", h.CopNo,
+						"orderNo", h.OrderNo, "agentCode", h.AgentCode, "tradeMode", h.TradeMode, "acceptedAt", at,
+						"acceptedMs", d.AcceptedAt.UnixMilli(), "country", h.Country, "customsCode", h.CustomsCode,
+						"voyageNo", h.VoyageNo, "billNo", h.BillNo, "ieDate", h.IeDate}
+					args = append(append(args, len(own)), own...)
+				}
+				createScript.EvalSha(ctx, p, keys, args...)
 			}
 			for id := range manifests {
 				p.Expire(ctx, manifestKey(id), s.indexTTL())
@@ -349,20 +359,25 @@ type Applied struct {
 
 // Apply applies transitions, each atomically, and reports each outcome.
 func (s *Store) Apply(ctx context.Context, ts []Transition) ([]Applied, error) {
-	cmds := make([]*redis.Cmd, len(ts))
+	batches := byGroup(len(ts), func(i int) string { return ts[i].DeclarationID })
+	cmds := make([]*redis.Cmd, len(batches))
 	err := s.withScripts(ctx, func() error {
 		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for i := range ts {
-				t := &ts[i]
-				entry := HistoryEntry{Status: t.Status, Code: t.Code, Info: t.ReturnInfo, At: t.At, Source: t.Source}.encode()
-				ttl := ""
-				if t.Status.Final() {
-					ttl = seconds(s.retention)
+			for b, batch := range batches {
+				keys, args := make([]string, 0, 5*len(batch)), make([]any, 0, 18*len(batch))
+				for _, i := range batch {
+					t := &ts[i]
+					ttl := ""
+					if t.Status.Final() {
+						ttl = seconds(s.retention)
+					}
+					hour, day := statsKeys(t.DeclarationID, t.At)
+					keys = append(keys, declKey(t.DeclarationID), historyKey(t.DeclarationID), messagesKey(t.DeclarationID), hour, day)
+					args = append(args, t.Rank, string(t.Status), t.Code, t.ReturnInfo, t.InvtNo, t.PreNo, stamp(t.At), t.MessageField, t.MessageValue,
+						HistoryEntry{Status: t.Status, Code: t.Code, Info: t.ReturnInfo, At: t.At, Source: t.Source}.encode(), t.MessageGUID, ttl,
+						metricOf(t), t.At.UnixMilli(), seconds(statsHourTTL), seconds(statsDayTTL), seconds(s.indexTTL()), t.DeclarationID)
 				}
-				hour, day := statsKeys(t.DeclarationID, t.At)
-				cmds[i] = transitionScript.EvalSha(ctx, p, []string{declKey(t.DeclarationID), historyKey(t.DeclarationID), messagesKey(t.DeclarationID), hour, day},
-					t.Rank, string(t.Status), t.Code, t.ReturnInfo, t.InvtNo, t.PreNo, stamp(t.At), t.MessageField, t.MessageValue, entry, t.MessageGUID, ttl,
-					metricOf(t), t.At.UnixMilli(), seconds(statsHourTTL), seconds(statsDayTTL), seconds(s.indexTTL()), t.DeclarationID)
+				cmds[b] = transitionScript.EvalSha(ctx, p, keys, args...)
 			}
 			return nil
 		})
@@ -372,20 +387,46 @@ func (s *Store) Apply(ctx context.Context, ts []Transition) ([]Applied, error) {
 		return nil, err
 	}
 	out := make([]Applied, len(ts))
-	for i, c := range cmds {
-		out[i].Transition = ts[i]
-		v, _ := c.Slice()
-		if len(v) != 5 {
-			return nil, unavailable(fmt.Errorf("store: transition script answered %v", v))
+	for b, batch := range batches {
+		results, _ := cmds[b].Slice()
+		if len(results) != len(batch) {
+			return nil, unavailable(fmt.Errorf("store: transition script answered %d results for %d changes", len(results), len(batch)))
 		}
-		n, _ := v[0].(int64)
-		out[i].Changed, out[i].Replayed = n == 1, n == 2
-		out[i].Tenant, _ = v[1].(string)
-		out[i].AgentCode, _ = v[2].(string)
-		out[i].LogisticsNo, _ = v[3].(string)
-		out[i].ManifestID, _ = v[4].(string)
+		for j, i := range batch {
+			v, _ := results[j].([]any)
+			if len(v) != 5 {
+				return nil, unavailable(fmt.Errorf("store: transition script answered %v", results[j]))
+			}
+			n, _ := v[0].(int64)
+			out[i].Transition = ts[i]
+			out[i].Changed, out[i].Replayed = n == 1, n == 2
+			out[i].Tenant, _ = v[1].(string)
+			out[i].AgentCode, _ = v[2].(string)
+			out[i].LogisticsNo, _ = v[3].(string)
+			out[i].ManifestID, _ = v[4].(string)
+		}
 	}
 	return out, nil
+}
+
+// byGroup splits n items, each belonging to the declaration id(i), into
+// batches of at most batchSize of one group of declarations each (one
+// Redis Cluster slot), keeping their order: a declaration's changes stay
+// in the order given.
+func byGroup(n int, id func(i int) string) [][]int {
+	var batches [][]int
+	open := map[string]int{} // group → its batch being filled
+	for i := range n {
+		g := shardOf(id(i))
+		b, ok := open[g]
+		if !ok || len(batches[b]) == batchSize {
+			b = len(batches)
+			batches = append(batches, nil)
+			open[g] = b
+		}
+		batches[b] = append(batches[b], i)
+	}
+	return batches
 }
 
 // SaveSentMessage keeps a business message sent to customs, once, however

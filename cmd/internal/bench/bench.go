@@ -88,6 +88,12 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			return r, fmt.Errorf("%s: %w", phase.name, err)
 		}
 	}
+	r.Cost.PeakMemoryMiB = map[string]float64{}
+	for _, p := range sys.procs {
+		if n, err := p.peakMemory(); err == nil && p.pprof != "" {
+			r.Cost.PeakMemoryMiB[p.name] = float64(n) / (1 << 20)
+		}
+	}
 	r.Targets = targets(r)
 	r.Took = time.Since(r.Started).Round(time.Second).String()
 	return r, nil

@@ -67,7 +67,9 @@ type ReadResult struct {
 type Cost struct {
 	// CPUSecondsPer1000 is CPU-seconds per 1,000 released parcels, by
 	// process, over the lifecycle phase.
-	CPUSecondsPer1000        map[string]float64 `json:"cpuSecondsPer1000Parcels"`
+	CPUSecondsPer1000 map[string]float64 `json:"cpuSecondsPer1000Parcels"`
+	// PeakMemoryMiB is each process's peak resident memory over the run.
+	PeakMemoryMiB            map[string]float64 `json:"peakMemoryMiB"`
 	RedisBytesPerDeclaration float64            `json:"redisBytesPerDeclaration"`
 	StoredDeclarations       int64              `json:"storedDeclarations"`
 }
@@ -172,12 +174,16 @@ func (r *Report) Print(w io.Writer) {
 	for _, n := range names {
 		fmt.Fprintf(t, "%s CPU-seconds per 1,000 parcels\t%.3f\n", n, r.Cost.CPUSecondsPer1000[n])
 	}
+	for _, n := range names {
+		fmt.Fprintf(t, "%s peak resident memory, MiB\t%.0f\n", n, r.Cost.PeakMemoryMiB[n])
+	}
 	fmt.Fprintf(t, "Redis bytes per stored declaration (%d stored)\t%.0f\n", r.Cost.StoredDeclarations, r.Cost.RedisBytesPerDeclaration)
 	fmt.Fprintf(t, "\nceilings, same broker and server, same bytes (%d messages)\tper second\n", r.Ceilings.Messages)
 	fmt.Fprintf(t, "kafka-go produce (acks=all, batches of 1,000)\t%.0f\n", r.Ceilings.KafkaProducePerSecond)
 	fmt.Fprintf(t, "kafka-go consume (consumer group)\t%.0f\n", r.Ceilings.KafkaConsumePerSecond)
 	fmt.Fprintf(t, "go-redis pipelined HSET of a stored declaration's hash\t%.0f\n", r.Ceilings.RedisHashWritesPerSecond)
 	fmt.Fprintln(t, "\ngrowth: stored declarations\tingest parcels/s\tingest p99 ms\tread p50 ms\tread p99 ms\tRedis MiB")
+	fmt.Fprintln(t, "(1,000-parcel manifests; reads by id at up to 1,000/s, without ingest)\t\t\t\t\t")
 	for _, g := range r.Growth {
 		fmt.Fprintf(t, "%d\t%.0f\t%.1f\t%.2f\t%.2f\t%.0f\n", g.Stored, g.IngestParcelsPerSecond, g.IngestP99ms, g.ReadP50ms, g.ReadP99ms, float64(g.RedisUsedBytes)/(1<<20))
 	}
