@@ -182,8 +182,8 @@ func (r *Report) Print(w io.Writer) {
 	fmt.Fprintf(t, "kafka-go produce (acks=all, batches of 1,000)\t%.0f\n", r.Ceilings.KafkaProducePerSecond)
 	fmt.Fprintf(t, "kafka-go consume (consumer group)\t%.0f\n", r.Ceilings.KafkaConsumePerSecond)
 	fmt.Fprintf(t, "go-redis pipelined HSET of a stored declaration's hash\t%.0f\n", r.Ceilings.RedisHashWritesPerSecond)
-	fmt.Fprintln(t, "\ngrowth: stored declarations\tingest parcels/s\tingest p99 ms\tread p50 ms\tread p99 ms\tRedis MiB")
-	fmt.Fprintln(t, "(1,000-parcel manifests; reads by id at up to 1,000/s, without ingest)\t\t\t\t\t")
+	fmt.Fprintln(t, "\ngrowth (1,000-parcel manifests; reads by id at up to 1,000/s)")
+	fmt.Fprintln(t, "stored declarations\tingest parcels/s\tingest p99 ms\tread p50 ms\tread p99 ms\tRedis MiB")
 	for _, g := range r.Growth {
 		fmt.Fprintf(t, "%d\t%.0f\t%.1f\t%.2f\t%.2f\t%.0f\n", g.Stored, g.IngestParcelsPerSecond, g.IngestP99ms, g.ReadP50ms, g.ReadP99ms, float64(g.RedisUsedBytes)/(1<<20))
 	}
