@@ -40,9 +40,18 @@ func (b *run) feed() *feeder {
 	return b.feeder
 }
 
-// released counts the parcels released today, from the statistics.
+// released counts the parcels released today and yesterday (China time,
+// as the statistics count: a run may cross midnight), from the statistics.
 func (b *run) released(ctx context.Context) (int64, error) {
-	return b.store.DayCount(ctx, store.MetricReleased, time.Now())
+	var n int64
+	for _, day := range []time.Time{time.Now(), time.Now().Add(-24 * time.Hour)} {
+		c, err := b.store.DayCount(ctx, store.MetricReleased, day)
+		if err != nil {
+			return 0, err
+		}
+		n += c
+	}
+	return n, nil
 }
 
 // drain waits until every accepted or seeded parcel is released.
