@@ -31,7 +31,13 @@ start() {
   for port in "${ports[@]}"; do
     for _ in $(seq 1 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
   done
-  redis-cli --cluster create "${nodes[@]}" --cluster-replicas 0 --cluster-yes >"$data/create.log"
+  # Each node also listens on its port + 10000 (the cluster bus): pick
+  # ports whose bus ports are free too.
+  if ! redis-cli --cluster create "${nodes[@]}" --cluster-replicas 0 --cluster-yes >"$data/create.log" 2>&1; then
+    cat "$data/create.log" >&2
+    tail -n 3 "$data"/*/redis.log >&2
+    exit 1
+  fi
   for _ in $(seq 1 100); do
     ok=1
     for port in "${ports[@]}"; do
