@@ -135,21 +135,24 @@ func (s *Store) joinShards(ctx context.Context, names []string, key func(tag, na
 // Redis Cluster, on any of its masters.
 func HoldsDeclarations(ctx context.Context, rdb redis.UniversalClient) (bool, error) {
 	var found atomic.Bool
-	scan := func(ctx context.Context, c *redis.Client) error {
+	err := ForEachServer(ctx, rdb, func(ctx context.Context, c *redis.Client) error {
 		it := c.Scan(ctx, 0, "d:{*", 1000).Iterator()
 		if it.Next(ctx) {
 			found.Store(true)
 		}
 		return it.Err()
-	}
-	var err error
+	})
+	return found.Load(), err
+}
+
+// ForEachServer runs f on the one Redis, or on every master of a Redis
+// Cluster (concurrently): for what asks each server about all its keys.
+func ForEachServer(ctx context.Context, rdb redis.UniversalClient, f func(context.Context, *redis.Client) error) error {
 	switch c := rdb.(type) {
 	case *redis.ClusterClient:
-		err = c.ForEachMaster(ctx, scan)
+		return c.ForEachMaster(ctx, f)
 	case *redis.Client:
-		err = scan(ctx, c)
-	default:
-		err = fmt.Errorf("store: cannot scan a %T", rdb)
+		return f(ctx, c)
 	}
-	return found.Load(), err
+	return fmt.Errorf("store: cannot reach the servers of a %T", rdb)
 }

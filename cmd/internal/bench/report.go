@@ -14,6 +14,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/clearway/clearway/gateway/store"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -226,17 +227,11 @@ func redisVersion(ctx context.Context, rdb redis.UniversalClient) string {
 // usedMemory is Redis's used_memory: summed over the masters of a cluster.
 func usedMemory(ctx context.Context, rdb redis.UniversalClient) (int64, error) {
 	var total atomic.Int64
-	read := func(ctx context.Context, c *redis.Client) error {
+	err := store.ForEachServer(ctx, rdb, func(ctx context.Context, c *redis.Client) error {
 		n, err := strconv.ParseInt(infoField(ctx, c, "memory", "used_memory"), 10, 64)
 		total.Add(n)
 		return err
-	}
-	var err error
-	if cc, ok := rdb.(*redis.ClusterClient); ok {
-		err = cc.ForEachMaster(ctx, read)
-	} else {
-		err = read(ctx, rdb.(*redis.Client))
-	}
+	})
 	return total.Load(), err
 }
 

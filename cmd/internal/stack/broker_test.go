@@ -385,19 +385,13 @@ func keysMatching(t *testing.T, rdb redis.UniversalClient, pattern string) []str
 	ctx := context.Background()
 	var mu sync.Mutex
 	var keys []string
-	scan := func(ctx context.Context, c *redis.Client) error {
+	err := store.ForEachServer(ctx, rdb, func(ctx context.Context, c *redis.Client) error {
 		ks, err := c.Keys(ctx, pattern).Result()
 		mu.Lock()
 		keys = append(keys, ks...)
 		mu.Unlock()
 		return err
-	}
-	var err error
-	if cc, ok := rdb.(*redis.ClusterClient); ok {
-		err = cc.ForEachMaster(ctx, scan)
-	} else {
-		err = scan(ctx, rdb.(*redis.Client))
-	}
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
