@@ -16,15 +16,6 @@ const HistogramRelativeError = 0.02
 
 var histogramGamma = (1 + HistogramRelativeError) / (1 - HistogramRelativeError)
 
-// bucketOf is the bucket of a duration in milliseconds. The Lua scripts
-// compute the same (see statsLua); this one serves tests.
-func bucketOf(ms float64) int {
-	if ms <= 1 {
-		return 0
-	}
-	return int(math.Ceil(math.Log(ms) / math.Log(histogramGamma)))
-}
-
 // bucketValue is the value reported for bucket i, in milliseconds.
 func bucketValue(i int) float64 {
 	if i <= 0 {
@@ -102,10 +93,4 @@ func (h Histogram) Distribution(withBuckets bool) Distribution {
 		}
 	}
 	return d
-}
-
-func (h Histogram) add(o Histogram) {
-	for i, c := range o {
-		h[i] += c
-	}
 }

@@ -37,16 +37,6 @@ func (s *system) stop() {
 	}
 }
 
-// byName finds a process.
-func (s *system) byName(name string) *proc {
-	for _, p := range s.procs {
-		if p.name == name {
-			return p
-		}
-	}
-	return nil
-}
-
 // startSystem starts the processes on the configured Kafka and Redis, on
 // topics of their own, with the simulator answering at once.
 func startSystem(ctx context.Context, o Options) (*system, error) {
