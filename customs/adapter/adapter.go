@@ -146,10 +146,7 @@ func (a *Adapter) declare(ctx context.Context, decls []*customs.Declaration) err
 	if err := a.transport.Send(ctx, envelope); err != nil {
 		return fmt.Errorf("adapter: send CEB603 %s (%d inventories): %w", guid, len(decls), err)
 	}
-	if err := a.publishSent(ctx, guid, xml, ids, ids, now); err != nil {
-		return err
-	}
-	return a.journal.Delivered(ctx, guid)
+	return a.publishSent(ctx, guid, xml, ids, ids, now)
 }
 
 // sendAgain sends a journaled message again, exactly as it was, for the
@@ -176,14 +173,12 @@ func (a *Adapter) sendAgain(ctx context.Context, guid string, ids []string) erro
 		return fmt.Errorf("adapter: send CEB603 %s again: %w", guid, err)
 	}
 	a.log.Info("message sent again after a redelivery", "guid", guid, "declarations", len(ids))
-	if err := a.publishSent(ctx, guid, env.Data, all, ids, env.CreatTime); err != nil {
-		return err
-	}
-	return a.journal.Delivered(ctx, guid)
+	return a.publishSent(ctx, guid, env.Data, all, ids, env.CreatTime)
 }
 
 // publishSent publishes that message guid (carrying all) went to customs,
-// and that each of submitted went in it.
+// and that each of submitted went in it; then the message's envelope is
+// no longer needed to send it again.
 func (a *Adapter) publishSent(ctx context.Context, guid string, xml []byte, all, submitted []string, at time.Time) error {
 	events := []*bus.ReceiptEvent{{Kind: bus.KindSent, MessageType: "CEB603Message", MessageGUID: guid, DeclarationIDs: all, XML: string(xml), At: at}}
 	for _, id := range submitted {
@@ -199,7 +194,7 @@ func (a *Adapter) publishSent(ctx context.Context, guid string, xml []byte, all,
 	if err := a.writer.WriteMessages(ctx, msgs...); err != nil {
 		return fmt.Errorf("adapter: publish sent %s: %w", guid, err)
 	}
-	return nil
+	return a.journal.Delivered(ctx, guid)
 }
 
 // messageGUID derives a message's guid from the declarations in it, so a
