@@ -15,6 +15,7 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/clearway/clearway/customs/bus"
 	"github.com/redis/go-redis/v9"
+	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 )
 
@@ -90,4 +91,22 @@ func ForTest(t testing.TB, db int) Env {
 		t.Fatalf("kafka at %v: %v", env.Kafka.Brokers, err)
 	}
 	return env
+}
+
+// ReadTopic reads cfg's topic from its start, as a group of its own,
+// until no message has come for quiet: what a test checks a topic with.
+func ReadTopic(cfg bus.Config, topic string, quiet time.Duration) []kafka.Message {
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: cfg.Brokers, Topic: cfg.TopicPrefix + topic, StartOffset: kafka.FirstOffset,
+		GroupID: fmt.Sprintf("%sread-%s-%d", cfg.TopicPrefix, topic, time.Now().UnixNano()), MaxWait: 200 * time.Millisecond})
+	defer r.Close()
+	var out []kafka.Message
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), quiet)
+		m, err := r.ReadMessage(ctx)
+		cancel()
+		if err != nil {
+			return out
+		}
+		out = append(out, m)
+	}
 }

@@ -29,6 +29,7 @@ import (
 	"github.com/clearway/clearway/customs/ceb"
 	"github.com/clearway/clearway/customs/sample"
 	"github.com/clearway/clearway/customs/sim"
+	"github.com/clearway/clearway/gateway/devenv"
 	"github.com/clearway/clearway/gateway/store"
 	"github.com/redis/go-redis/v9"
 	"github.com/segmentio/kafka-go"
@@ -581,17 +582,8 @@ func statuses(ctx context.Context, rdb *redis.Client, want map[string]customs.St
 
 // deadLetters counts the dead letters that carry a reason, by source topic.
 func deadLetters(r *rig) map[string]int {
-	rd := kafka.NewReader(kafka.ReaderConfig{Brokers: r.kafka.Brokers, Topic: bus.TopicDeadLetter, StartOffset: kafka.FirstOffset,
-		GroupID: fmt.Sprintf("chaos-read-%d", time.Now().UnixNano()), MaxWait: 200 * time.Millisecond})
-	defer rd.Close()
 	out := map[string]int{}
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		m, err := rd.ReadMessage(ctx)
-		cancel()
-		if err != nil {
-			return out
-		}
+	for _, m := range devenv.ReadTopic(r.kafka, bus.TopicDeadLetter, 3*time.Second) {
 		var source, reason string
 		for _, h := range m.Headers {
 			switch h.Key {
@@ -605,6 +597,7 @@ func deadLetters(r *rig) map[string]int {
 			out[source]++
 		}
 	}
+	return out
 }
 
 // Two gateways, two trackers and two adapters share the work: the

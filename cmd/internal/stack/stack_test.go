@@ -319,22 +319,13 @@ func readAll(t *testing.T, cfg bus.Config, topic, schema string) []kafka.Message
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: cfg.Brokers, Topic: cfg.TopicPrefix + topic, StartOffset: kafka.FirstOffset,
-		GroupID: fmt.Sprintf("%sread-%s-%d", cfg.TopicPrefix, topic, time.Now().UnixNano()), MaxWait: 200 * time.Millisecond})
-	defer r.Close()
-	var out []kafka.Message
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		m, err := r.ReadMessage(ctx)
-		cancel()
-		if err != nil {
-			return out
-		}
+	out := devenv.ReadTopic(cfg, topic, 5*time.Second)
+	for _, m := range out {
 		if err := schemas.Validate(sch, m.Value); err != nil {
 			t.Fatalf("%s payload at offset %d does not match %s: %v", topic, m.Offset, schema, err)
 		}
-		out = append(out, m)
 	}
+	return out
 }
 
 // logMemory reports Redis bytes per declaration by kind of key (MEMORY
