@@ -113,6 +113,58 @@ func (c *checker) code(field, v string, table *codes.Table) string {
 	return v
 }
 
+// member checks a one-character parameter code (trafMode, wrapType) against
+// its table. Unlike the 3-digit sets, these sets are short and the table lists
+// every code Clearway lets through, so a code not in it is rejected.
+func (c *checker) member(field, v string, table *codes.Table) {
+	switch {
+	case v == "":
+		c.fail(field, CodeRequired, "%s is required", field)
+	case utf8.RuneCountInString(v) != 1:
+		c.fail(field, CodeLength, "%s must be one character, got %q", field, v)
+	case !table.Known(v):
+		c.fail(field, CodeUnknownCode, "%s %q is not a known code", field, v)
+	}
+}
+
+// exportMode is what a supervision mode (监管方式, tradeMode) changes in a
+// CEB603 export inventory.
+type exportMode struct {
+	// zone: 特殊区域出口, goods leave a special customs zone under an account
+	// book. The spec (表2-38) makes iacCode and iacName "特殊区域出口模式必填",
+	// emsNo "特殊区域出口模式必须填写具体账号" and, per item, itemRecordNo
+	// "保税出口模式必填".
+	zone bool
+	// b2b: the goods go to a company abroad (the buyer, or an overseas
+	// warehouse), not to a consumer; statisticsFlag must be B.
+	b2b bool
+}
+
+// exportModes are the modes the spec's tradeMode row (表2-38) names:
+// "一般出口填9610，特殊区域出口填1210，B2B出口填9710，出口海关仓填9810".
+//
+// 9710 (B2B direct export) and 9810 (export to an overseas warehouse) use the
+// same inventory as 9610. The spec says little else about them: ebpName may be
+// the overseas warehouse's name and orderNo its booking number (订仓单), which
+// changes no check; the order (CEB303, not this message) carries orderType B
+// or W. The spec is silent on their statisticsFlag, so this is our decision,
+// not the spec's: B (summary) only. A is the retail simplification (CEB604's
+// statisticsFlag row: goods with no licence, no export duty and no export
+// rebate, HS code by its first 4 digits); we treat B2B goods as declared in
+// full and summarised into a 报关单, so their HS code is always 10 digits.
+var exportModes = map[string]exportMode{
+	"9610": {},
+	"1210": {zone: true},
+	"9710": {b2b: true},
+	"9810": {b2b: true},
+}
+
+// KnownTradeMode reports whether Clearway declares under tradeMode.
+func KnownTradeMode(tradeMode string) bool {
+	_, ok := exportModes[tradeMode]
+	return ok
+}
+
 func alnum(s string) bool {
 	for i := 0; i < len(s); i++ {
 		b := s[i]
@@ -139,7 +191,7 @@ func CheckManifest(m *Manifest) []errs.FieldError {
 	if t := m.Transport; t != nil {
 		c.prefix = "transport."
 		if t.TrafMode != "" {
-			c.digits("trafMode", t.TrafMode, 1)
+			c.member("trafMode", t.TrafMode, codes.TransportMode)
 		}
 		c.text("trafName", t.TrafName, false, 100)
 		c.text("voyageNo", t.VoyageNo, false, 32)
@@ -189,15 +241,19 @@ func Declare(m *Manifest, i int, tenant, today string, rules Rules) (Declaration
 		c.text("copNo", h.CopNo, true, 30)
 	}
 	c.text("orderNo", h.OrderNo, true, 60)
-	switch h.TradeMode {
-	case "9610", "1210":
-	case "":
-		c.fail("tradeMode", CodeRequired, "tradeMode is required (9610 or 1210)")
-	default:
-		c.fail("tradeMode", CodeTradeMode, "tradeMode must be 9610 or 1210, got %q", h.TradeMode)
+	mode, modeOK := exportModes[h.TradeMode]
+	switch {
+	case h.TradeMode == "":
+		c.fail("tradeMode", CodeRequired, "tradeMode is required (9610, 1210, 9710 or 9810)")
+	case !modeOK:
+		c.fail("tradeMode", CodeTradeMode, "tradeMode must be 9610, 1210, 9710 or 9810, got %q", h.TradeMode)
 	}
 	switch h.StatisticsFlag {
-	case "A", "B":
+	case "A":
+		if mode.b2b {
+			c.fail("statisticsFlag", CodeFormat, "statisticsFlag must be B (summary) for B2B tradeMode %s; A (simplified) is for retail parcels", h.TradeMode)
+		}
+	case "B":
 	case "":
 		c.fail("statisticsFlag", CodeRequired, "statisticsFlag is required (A simplified, B summary)")
 	default:
@@ -214,7 +270,7 @@ func Declare(m *Manifest, i int, tenant, today string, rules Rules) (Declaration
 		c.company(f.name, f.code)
 		c.text(strings.TrimSuffix(f.name, "Code")+"Name", f.nm, true, 100)
 	}
-	if h.TradeMode == "1210" {
+	if mode.zone {
 		c.company("iacCode", h.IacCode)
 		c.text("iacName", h.IacName, true, 100)
 		c.text("emsNo", h.EmsNo, true, 30)
@@ -225,8 +281,8 @@ func Declare(m *Manifest, i int, tenant, today string, rules Rules) (Declaration
 		c.text("iacName", h.IacName, false, 100)
 		c.text("emsNo", h.EmsNo, false, 30)
 	}
-	if h.TrafMode != "" && (len(h.TrafMode) != 1 || !alnum(h.TrafMode)) {
-		c.fail("transport.trafMode", CodeLength, "trafMode must be one character")
+	if h.TrafMode != "" {
+		c.member("transport.trafMode", h.TrafMode, codes.TransportMode)
 	}
 	h.Country = c.code("country", p.Country, codes.Country)
 	if n := len(h.Pod); n < 3 || n > 4 || !alnum(h.Pod) {
@@ -248,11 +304,7 @@ func Declare(m *Manifest, i int, tenant, today string, rules Rules) (Declaration
 	c.decimal("insuredFee", h.InsuredFee, true, false)
 	h.FCurrency = c.code("fCurrency", first(p.FCurrency, "142"), codes.Currency)
 	h.ICurrency = c.code("iCurrency", first(p.ICurrency, "142"), codes.Currency)
-	if h.WrapType == "" {
-		c.fail("wrapType", CodeRequired, "wrapType is required")
-	} else if len(h.WrapType) != 1 || !alnum(h.WrapType) {
-		c.fail("wrapType", CodeLength, "wrapType must be one character, got %q", h.WrapType)
-	}
+	c.member("wrapType", h.WrapType, codes.WrapType)
 	c.decimal("packNo", p.PackNo, true, true)
 	if p.PackNo.Valid() && (!p.PackNo.IsInteger() || len(p.PackNo.String()) > 9) {
 		c.fail("packNo", CodeFormat, "packNo must be a whole number of at most 9 digits")
@@ -277,7 +329,7 @@ func Declare(m *Manifest, i int, tenant, today string, rules Rules) (Declaration
 	parcelPrefix := c.prefix
 	for j := range p.Items {
 		c.prefix = parcelPrefix + "items[" + strconv.Itoa(j) + "]."
-		lines = append(lines, checkItem(c, p.Items[j], j+1, &h, rules.HS))
+		lines = append(lines, checkItem(c, p.Items[j], j+1, &h, mode, rules.HS))
 	}
 	c.prefix = parcelPrefix
 	if len(c.errs) > 0 {
@@ -290,13 +342,14 @@ func Declare(m *Manifest, i int, tenant, today string, rules Rules) (Declaration
 	return d, nil
 }
 
-func checkItem(c *checker, it Item, gnum int, h *Head, hs HSRules) Line {
+func checkItem(c *checker, it Item, gnum int, h *Head, mode exportMode, hs HSRules) Line {
 	c.text("itemNo", it.ItemNo, true, 20)
-	c.text("itemRecordNo", it.ItemRecordNo, h.TradeMode == "1210", 30)
+	c.text("itemRecordNo", it.ItemRecordNo, mode.zone, 30)
 	c.text("itemName", it.ItemName, false, 250)
 	// Flag A (simplified) lets the HS code be given by its first 4 digits;
-	// the XSD still wants 10 characters, so it is padded with zeros.
-	if h.StatisticsFlag == "A" && len(it.Gcode) == 4 && strings.Trim(it.Gcode, "0123456789") == "" {
+	// the XSD still wants 10 characters, so it is padded with zeros. Never for
+	// B2B modes, which take no flag A (see exportModes).
+	if h.StatisticsFlag == "A" && !mode.b2b && len(it.Gcode) == 4 && strings.Trim(it.Gcode, "0123456789") == "" {
 		it.Gcode += "000000"
 	}
 	c.digits("gcode", it.Gcode, 10)

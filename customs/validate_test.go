@@ -5,6 +5,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/clearway/clearway/customs/errs"
 )
 
 func loadExample(t *testing.T) Manifest {
@@ -65,7 +67,11 @@ func TestParcelRules(t *testing.T) {
 		{"logisticsNo ≤ 32", func(p *Parcel) { p.LogisticsNo = strings.Repeat("9", 33) }, "parcels[0].logisticsNo", CodeTooLong},
 		{"long logisticsNo needs a copNo", func(p *Parcel) { p.LogisticsNo = strings.Repeat("9", 31) }, "parcels[0].copNo", CodeRequired},
 		{"orderNo ≤ 60", func(p *Parcel) { p.OrderNo = strings.Repeat("o", 61) }, "parcels[0].orderNo", CodeTooLong},
-		{"tradeMode 9610 or 1210", func(p *Parcel) { p.TradeMode = "0110" }, "parcels[0].tradeMode", CodeTradeMode},
+		{"tradeMode one of 9610 1210 9710 9810", func(p *Parcel) { p.TradeMode = "0110" }, "parcels[0].tradeMode", CodeTradeMode},
+		{"tradeMode required", func(p *Parcel) { p.TradeMode = "" }, "parcels[0].tradeMode", CodeRequired},
+		{"wrapType required", func(p *Parcel) { p.WrapType = "" }, "parcels[0].wrapType", CodeRequired},
+		{"wrapType one character", func(p *Parcel) { p.WrapType = "22" }, "parcels[0].wrapType", CodeLength},
+		{"wrapType a known wrap type", func(p *Parcel) { p.WrapType = "9" }, "parcels[0].wrapType", CodeUnknownCode},
 		{"statisticsFlag A or B", func(p *Parcel) { p.StatisticsFlag = "C" }, "parcels[0].statisticsFlag", CodeFormat},
 		{"company code 10 or 18", func(p *Parcel) { p.EbcCode = "12345" }, "parcels[0].ebcCode", CodeFormat},
 		{"agentName required", func(p *Parcel) { p.AgentName = "" }, "parcels[0].agentName", CodeRequired},
@@ -133,6 +139,152 @@ func TestManifestFields(t *testing.T) {
 	for _, p := range []string{"manifestNo", "ieDate", "customsCode"} {
 		if !paths[p] {
 			t.Errorf("no error for %s", p)
+		}
+	}
+}
+
+// declareWith declares parcel i of the example manifest after change.
+func declareWith(t *testing.T, i int, change func(m *Manifest, p *Parcel)) (Declaration, []errs.FieldError) {
+	t.Helper()
+	m := loadExample(t)
+	change(&m, &m.Parcels[i])
+	return Declare(&m, i, "t", "20261128", Rules{})
+}
+
+func hasError(fe []errs.FieldError, path, code string) bool {
+	for _, e := range fe {
+		if e.Path == path && e.Code == code && e.Message != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// asB2B turns the example's retail parcel into a B2B one of mode (9710, 9810).
+func asB2B(mode string) func(m *Manifest, p *Parcel) {
+	return func(m *Manifest, p *Parcel) { p.TradeMode, p.StatisticsFlag = mode, "B" }
+}
+
+func TestEachTradeModeDeclaresAValidParcel(t *testing.T) {
+	cases := []struct {
+		mode   string
+		parcel int
+		change func(m *Manifest, p *Parcel)
+	}{
+		{"9610", 0, func(m *Manifest, p *Parcel) {}},
+		{"1210", 1, func(m *Manifest, p *Parcel) {}},
+		{"9710", 0, asB2B("9710")},
+		{"9810", 0, func(m *Manifest, p *Parcel) {
+			asB2B("9810")(m, p)
+			// 9810: ebpName/orderNo carry the overseas warehouse and its booking (订仓单) number.
+			p.EbpName, p.OrderNo = "洛杉矶海外仓", "OW-LAX-20261128-01"
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.mode, func(t *testing.T) {
+			d, fe := declareWith(t, c.parcel, c.change)
+			if fe != nil {
+				t.Fatalf("valid %s parcel rejected: %v", c.mode, fe)
+			}
+			if d.Head.TradeMode != c.mode {
+				t.Fatalf("tradeMode %q, want %s", d.Head.TradeMode, c.mode)
+			}
+		})
+	}
+}
+
+func TestTradeModeRules(t *testing.T) {
+	cases := []struct {
+		name   string
+		parcel int
+		change func(m *Manifest, p *Parcel)
+		path   string
+		code   string
+	}{
+		{"9610 takes flag A and a 4-digit heading", 0, func(m *Manifest, p *Parcel) { p.Items[0].Gcode = "6404" }, "", ""},
+		{"9610 needs 10 digits with flag B", 0, func(m *Manifest, p *Parcel) { p.StatisticsFlag = "B"; p.Items[0].Gcode = "6404" },
+			"parcels[0].items[0].gcode", CodeLength},
+		{"1210 needs iacCode", 1, func(m *Manifest, p *Parcel) { p.IacCode = "" }, "parcels[1].iacCode", CodeRequired},
+		{"1210 needs iacName", 1, func(m *Manifest, p *Parcel) { p.IacName = "" }, "parcels[1].iacName", CodeRequired},
+		{"1210 needs emsNo", 1, func(m *Manifest, p *Parcel) { p.EmsNo = "" }, "parcels[1].emsNo", CodeRequired},
+		{"1210 needs itemRecordNo", 1, func(m *Manifest, p *Parcel) { p.Items[0].ItemRecordNo = "" }, "parcels[1].items[0].itemRecordNo", CodeRequired},
+		{"1210 keeps iacCode's format", 1, func(m *Manifest, p *Parcel) { p.IacCode = "BOND" }, "parcels[1].iacCode", CodeFormat},
+		{"9710 takes no flag A", 0, func(m *Manifest, p *Parcel) { p.TradeMode = "9710" }, "parcels[0].statisticsFlag", CodeFormat},
+		{"9810 takes no flag A", 0, func(m *Manifest, p *Parcel) { p.TradeMode = "9810" }, "parcels[0].statisticsFlag", CodeFormat},
+		{"9710 gets no 4-digit heading even with flag A", 0, func(m *Manifest, p *Parcel) { p.TradeMode = "9710"; p.Items[0].Gcode = "6404" },
+			"parcels[0].items[0].gcode", CodeLength},
+		{"9810 needs a 10-digit gcode", 0, func(m *Manifest, p *Parcel) { asB2B("9810")(m, p); p.Items[0].Gcode = "6404" },
+			"parcels[0].items[0].gcode", CodeLength},
+		{"9710 still checks statisticsFlag", 0, func(m *Manifest, p *Parcel) { asB2B("9710")(m, p); p.StatisticsFlag = "C" },
+			"parcels[0].statisticsFlag", CodeFormat},
+		{"9710 needs no iacCode, emsNo or itemRecordNo", 0, asB2B("9710"), "", ""},
+		{"9810 checks emsNo's length when given", 0, func(m *Manifest, p *Parcel) { asB2B("9810")(m, p); p.EmsNo = strings.Repeat("T", 31) },
+			"parcels[0].emsNo", CodeTooLong},
+		{"9810 checks iacCode's format when given", 0, func(m *Manifest, p *Parcel) { asB2B("9810")(m, p); p.IacCode = "BOND" },
+			"parcels[0].iacCode", CodeFormat},
+		{"9810 orderNo (订仓单) ≤ 60", 0, func(m *Manifest, p *Parcel) { asB2B("9810")(m, p); p.OrderNo = strings.Repeat("o", 61) },
+			"parcels[0].orderNo", CodeTooLong},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, fe := declareWith(t, c.parcel, c.change)
+			if c.path == "" {
+				if fe != nil {
+					t.Fatalf("want no errors, got %v", fe)
+				}
+				return
+			}
+			if !hasError(fe, c.path, c.code) {
+				t.Fatalf("want %s %s, got %v", c.path, c.code, fe)
+			}
+		})
+	}
+}
+
+func TestTransportModeAndWrapTypeComeFromTheCodeTables(t *testing.T) {
+	cases := []struct {
+		name   string
+		change func(m *Manifest, p *Parcel)
+		path   string
+		code   string
+	}{
+		{"air", func(m *Manifest, p *Parcel) { m.Transport.TrafMode = "5" }, "", ""},
+		{"road", func(m *Manifest, p *Parcel) { m.Transport.TrafMode = "4" }, "", ""},
+		{"a letter code", func(m *Manifest, p *Parcel) { m.Transport.TrafMode = "H" }, "", ""},
+		{"no transport: air by default", func(m *Manifest, p *Parcel) { m.Transport = nil }, "", ""},
+		{"unknown transport mode", func(m *Manifest, p *Parcel) { m.Transport.TrafMode = "A" }, "parcels[0].transport.trafMode", CodeUnknownCode},
+		{"transport mode one character", func(m *Manifest, p *Parcel) { m.Transport.TrafMode = "55" }, "parcels[0].transport.trafMode", CodeLength},
+		{"wrap type wooden case", func(m *Manifest, p *Parcel) { p.WrapType = "1" }, "", ""},
+		{"unknown wrap type", func(m *Manifest, p *Parcel) { p.WrapType = "X" }, "parcels[0].wrapType", CodeUnknownCode},
+		// The customs office table is a subset: any 4 digits stay accepted.
+		{"office not in the table", func(m *Manifest, p *Parcel) { p.CustomsCode, p.PortCode = "3799", "9998" }, "", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, fe := declareWith(t, 0, c.change)
+			if c.path == "" {
+				if fe != nil {
+					t.Fatalf("want no errors, got %v", fe)
+				}
+				return
+			}
+			if !hasError(fe, c.path, c.code) {
+				t.Fatalf("want %s %s, got %v", c.path, c.code, fe)
+			}
+		})
+	}
+}
+
+func TestManifestTransportModeMustBeKnown(t *testing.T) {
+	for mode, want := range map[string]string{"5": "", "Y": "", "A": CodeUnknownCode, "55": CodeLength} {
+		m := loadExample(t)
+		m.Transport.TrafMode = mode
+		fe := CheckManifest(&m)
+		switch {
+		case want == "" && fe != nil:
+			t.Errorf("trafMode %q: %v", mode, fe)
+		case want != "" && !hasError(fe, "transport.trafMode", want):
+			t.Errorf("trafMode %q: want %s, got %v", mode, want, fe)
 		}
 	}
 }

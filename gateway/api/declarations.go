@@ -38,8 +38,8 @@ func (s *Server) findDeclarations(c echo.Context) error {
 	if lq.Status != "" && !slices.Contains(customs.Statuses, lq.Status) {
 		return badQuery("status", "one of the documented statuses")
 	}
-	if lq.TradeMode != "" && lq.TradeMode != "9610" && lq.TradeMode != "1210" {
-		return badQuery("tradeMode", "9610 or 1210")
+	if lq.TradeMode != "" && !customs.KnownTradeMode(lq.TradeMode) {
+		return badQuery("tradeMode", "9610, 1210, 9710 or 9810")
 	}
 	if len(lq.Cursor) > 200 {
 		return badQuery("cursor", "the next value of a previous page")
