@@ -5,6 +5,8 @@
 GO ?= go
 PKGS := ./...
 CEB_XSD := schemas/ceb/ceb-export-202205.xsd
+# CEB900 (the format-check receipt) is in the import schema only
+CEB_IMPORT_XSD := schemas/ceb/ceb-import-202205.xsd
 DXP_XSD := schemas/ceb/dxp-terminal-202205.xsd
 
 .PHONY: run test lint xsd fuzz chaos bench services-up services-down build
@@ -26,15 +28,21 @@ lint:
 ## xsd: validate the golden CEB files against the official 202205 XSDs
 xsd:
 	xmllint --noout --schema $(CEB_XSD) customs/ceb/testdata/golden/CEB*.xml
+	xmllint --noout --schema $(CEB_IMPORT_XSD) customs/ceb/testdata/golden/import/CEB*.xml
 	xmllint --noout --schema $(DXP_XSD) customs/ceb/testdata/golden/DxpMsg-*.xml
 
-## fuzz: each fuzz target for FUZZTIME (the manifest decoder and rules, the receipt parser, the envelope decoder)
+## fuzz: each fuzz target for FUZZTIME (the manifest decoder and rules, the receipt and document parsers, the envelope decoder, the signature check)
+# The official CEB samples seeding the receipt and document parsers are 5-17 KB:
+# minimising one for the default minute would eat a short FUZZTIME.
 FUZZTIME ?= 30s
 fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzDeclare$$' -fuzztime=$(FUZZTIME) ./customs
 	$(GO) test -run='^$$' -fuzz='^FuzzParseCEB604$$' -fuzztime=$(FUZZTIME) ./customs/ceb
+	$(GO) test -run='^$$' -fuzz='^FuzzParseReturns$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./customs/ceb
+	$(GO) test -run='^$$' -fuzz='^FuzzParseDocuments$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./customs/ceb
 	$(GO) test -run='^$$' -fuzz='^FuzzDecodeEnvelope$$' -fuzztime=$(FUZZTIME) ./customs/ceb
 	$(GO) test -run='^$$' -fuzz='^FuzzParseSheet$$' -fuzztime=$(FUZZTIME) ./customs/sheet
+	$(GO) test -run='^$$' -fuzz='^FuzzVerify$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./customs/sign
 
 ## chaos: the fault suite, and two of every process with one of each killed, on their own real Kafka and Redis (needs redis-server, a JDK and mvn);
 ## CHAOS=bounded runs each fault once (CI), full adds every fault again in a seeded random order

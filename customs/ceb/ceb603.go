@@ -29,8 +29,7 @@ var ChinaTime = time.FixedZone("CST", 8*3600)
 func RenderCEB603(guid string, decls []*customs.Declaration, sender Sender, now time.Time) []byte {
 	w := &writer{}
 	w.buf.Grow(1200 * len(decls))
-	w.buf.WriteString(`<?xml version="1.0" encoding="UTF-8"?>` + "\n")
-	w.buf.WriteString(`<ceb:CEB603Message guid="` + guid + `" version="1.0" xmlns:ceb="` + NamespaceCEB + `">` + "\n")
+	w.begin("CEB603Message", guid)
 	at := appTime(now)
 	for _, d := range decls {
 		h := &d.Head
@@ -108,8 +107,7 @@ func RenderCEB603(guid string, decls []*customs.Declaration, sender Sender, now 
 		w.close("ceb:Inventory")
 	}
 	writeBaseTransfer(w, sender)
-	w.buf.WriteString("</ceb:CEB603Message>\n")
-	return w.buf.Bytes()
+	return w.end("CEB603Message")
 }
 
 func writeBaseTransfer(w *writer, s Sender) {
