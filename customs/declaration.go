@@ -20,6 +20,9 @@ type Declaration struct {
 	Head       Head      `json:"head"`
 	Items      []Line    `json:"items"`
 	Sender     *Sender   `json:"sender,omitempty"`
+	// Waybill: the courier is the logistics company and declares its own
+	// CEB505 waybill through Clearway (configured per courier).
+	Waybill bool `json:"waybill,omitempty"`
 }
 
 // Sender is who hands the parcel in, as kept: masked. Customs' CEB603 does

@@ -17,6 +17,7 @@ const (
 	Rejected   Status = "rejected"   // 100 退单
 	Detained   Status = "detained"   // 501/502/503/599 扣留
 	Returned   Status = "returned"   // 700 退运
+	Cancelled  Status = "cancelled"  // customs approved the agent's CEB605 cancel (撤销)
 	Error      Status = "error"      // 4 sending failed, or a negative processing error
 )
 
@@ -27,6 +28,7 @@ const (
 const (
 	RankAccepted  = 10
 	RankSubmitted = 20
+	RankError     = 34 // 4: sending to customs failed
 )
 
 var byCode = map[string]struct {
@@ -34,13 +36,17 @@ var byCode = map[string]struct {
 	rank   int
 }{
 	"1": {Declaring, 31}, "2": {Declaring, 32}, "3": {Declaring, 33},
-	"4":   {Error, 34},
+	"4":   {Error, RankError},
 	"120": {InReview, 40}, "300": {InReview, 45}, "500": {Inspection, 50}, "399": {InReview, 60},
 	"800": {Released, 80},
 	"100": {Rejected, 90}, "501": {Detained, 90}, "502": {Detained, 90}, "503": {Detained, 90}, "599": {Detained, 90},
 	"700": {Returned, 95},
 	"899": {Cleared, 100},
 }
+
+// RankCancelled: a cancel customs approved outranks every outcome but 结关,
+// which customs no longer lets anyone cancel.
+const RankCancelled = 97
 
 // rankNegative is the rank of a negative returnStatus (a processing error).
 const rankNegative = 35
@@ -62,11 +68,11 @@ func FromReturnStatus(code string) (s Status, rank int, ok bool) {
 // departure).
 func (s Status) Final() bool {
 	switch s {
-	case Released, Cleared, Rejected, Detained, Returned:
+	case Released, Cleared, Rejected, Detained, Returned, Cancelled:
 		return true
 	}
 	return false
 }
 
 // Statuses lists every status in display order.
-var Statuses = []Status{Accepted, Submitted, Declaring, InReview, Inspection, Released, Cleared, Rejected, Detained, Returned, Error}
+var Statuses = []Status{Accepted, Submitted, Declaring, InReview, Inspection, Released, Cleared, Rejected, Detained, Returned, Cancelled, Error}

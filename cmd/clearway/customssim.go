@@ -16,7 +16,9 @@ import (
 )
 
 // customsSim serves the customs simulator over HTTP on CLEARWAY_SIM_ADDR,
-// for customs adapters running with CLEARWAY_TRANSPORT=http.
+// for customs adapters running with CLEARWAY_TRANSPORT=http; or, with
+// CLEARWAY_CUSTOMS_DIR set, plays the single-window client on the other
+// side of the dir transport's folders.
 func customsSim() int {
 	cfg, err := stack.FromEnv()
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil)).With("service", "customs-sim")
@@ -26,6 +28,14 @@ func customsSim() int {
 	}
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
+	if cfg.CustomsDir != "" {
+		log.Info("customs simulator serving folders", "dir", cfg.CustomsDir, "seed", cfg.Sim.Seed)
+		if err := sim.ServeDir(ctx, sim.New(cfg.Sim), cfg.CustomsDir, log); err != nil {
+			log.Error("stopped", "err", err)
+			return 1
+		}
+		return 0
+	}
 	srv := sim.NewServer(sim.New(cfg.Sim), 30*time.Second)
 	ln, err := net.Listen("tcp", cfg.SimAddr)
 	if err != nil {

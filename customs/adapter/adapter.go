@@ -5,6 +5,7 @@
 package adapter
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha1"
 	"errors"
@@ -21,8 +22,12 @@ import (
 	"github.com/segmentio/kafka-go"
 )
 
-// Group is the adapters' consumer group on clearway.declarations.v1.
-const Group = "clearway-adapter"
+// Consumer groups: the adapters' on clearway.declarations.v1 and on
+// clearway.documents.v1.
+const (
+	Group          = "clearway-adapter"
+	GroupDocuments = "clearway-adapter-documents"
+)
 
 // Transport carries envelopes to customs and brings envelopes back.
 type Transport interface {
@@ -38,7 +43,20 @@ type Transport interface {
 type Config struct {
 	Sender     ceb.Sender
 	ReceiverID string // the customs node envelopes are addressed to
+	// Signer signs each business message (XML-DSig) before it is put in
+	// its envelope; nil sends them unsigned, which only the simulator takes.
+	Signer Signer
 }
+
+// Signer adds an enveloped signature to a business message.
+type Signer interface {
+	Sign(msg []byte) ([]byte, error)
+}
+
+// ErrRefused marks a send customs (or its exchange) refused outright:
+// sending the same bytes again cannot help, so the message is set aside
+// and its declarations shown in error, instead of retried for ever.
+var ErrRefused = errors.New("refused by customs")
 
 // Adapter declares and brings receipts back.
 type Adapter struct {
@@ -54,12 +72,16 @@ func New(cfg Config, t Transport, j *Journal, w *bus.Producer, log *slog.Logger)
 	return &Adapter{cfg: cfg, transport: t, journal: j, writer: w, log: log, now: time.Now}
 }
 
-// Run consumes declarations and receives receipts until ctx ends.
-func (a *Adapter) Run(ctx context.Context, r *kafka.Reader) error {
-	errc := make(chan error, 1)
+// Run consumes declarations and documents, and receives receipts, until
+// ctx ends.
+func (a *Adapter) Run(ctx context.Context, declarations, documents *kafka.Reader) error {
+	errc := make(chan error, 2)
 	go func() { errc <- a.transport.Run(ctx, a.HandleInbound) }()
-	err := bus.Consume(ctx, r, bus.ConsumerConfig{MaxBatch: 1000, MaxWait: 20 * time.Millisecond}, a.HandleDeclarations, a.log)
-	return errors.Join(err, <-errc)
+	go func() {
+		errc <- bus.Consume(ctx, documents, bus.ConsumerConfig{MaxBatch: 100, MaxWait: 20 * time.Millisecond}, a.HandleDocuments, a.log)
+	}()
+	err := bus.Consume(ctx, declarations, bus.ConsumerConfig{MaxBatch: 1000, MaxWait: 20 * time.Millisecond}, a.HandleDeclarations, a.log)
+	return errors.Join(err, <-errc, <-errc)
 }
 
 // HandleDeclarations declares a batch of accepted declarations: grouped by
@@ -129,39 +151,98 @@ func dedupe(ds []*customs.Declaration) []*customs.Declaration {
 	return out
 }
 
-// declare journals, sends and publishes one new CEB603 message.
+// declare journals, sends and publishes one new CEB603 message, and
+// before it the CEB505 waybills of those of its parcels whose courier
+// declares its waybills through Clearway.
 func (a *Adapter) declare(ctx context.Context, decls []*customs.Declaration) error {
 	ids := make([]string, len(decls))
+	var waybills []*customs.Declaration
 	for i, d := range decls {
 		ids[i] = d.ID
+		if d.Waybill {
+			waybills = append(waybills, d)
+		}
 	}
 	guid := messageGUID(ids)
 	now := a.now()
-	xml := ceb.RenderCEB603(guid, decls, a.cfg.Sender, now)
-	env := ceb.Envelope{CopMsgID: guid, SenderID: a.cfg.Sender.DxpID, ReceiverID: a.cfg.ReceiverID, CreatTime: now, MsgType: "CEB603Message", Data: xml}
-	envelope := env.Encode()
-	if err := a.journal.Record(ctx, guid, ids, envelope); err != nil {
+	var envelopes [][]byte
+	if len(waybills) > 0 {
+		wguid := derivedGUID("waybills", guid)
+		env, _, err := a.seal(wguid, "CEB505Message", ceb.RenderCEB505(wguid, waybills, a.cfg.Sender, now), now)
+		if err != nil {
+			return err
+		}
+		envelopes = append(envelopes, env)
+	}
+	env, xml, err := a.seal(guid, "CEB603Message", ceb.RenderCEB603(guid, decls, a.cfg.Sender, now), now)
+	if err != nil {
 		return err
 	}
-	if err := a.transport.Send(ctx, envelope); err != nil {
-		return fmt.Errorf("adapter: send CEB603 %s (%d inventories): %w", guid, len(decls), err)
+	envelopes = append(envelopes, env)
+	if err := a.journal.Record(ctx, guid, ids, envelopes...); err != nil {
+		return err
+	}
+	if err := a.send(ctx, envelopes); err != nil {
+		return a.refusedOr(ctx, err, guid, ids, fmt.Sprintf("send CEB603 %s (%d inventories)", guid, len(decls)))
 	}
 	return a.publishSent(ctx, guid, xml, ids, ids, now)
 }
 
-// sendAgain sends a journaled message again, exactly as it was, for the
-// declarations of this batch it carries; once its envelope has expired,
-// the message went out long ago and nothing is sent.
+// seal signs a business message and puts it in its DXP envelope, whose
+// CopMsgId is the message's guid; it returns the envelope and the message
+// as sent (signed), which is what Clearway keeps.
+func (a *Adapter) seal(guid, msgType string, xml []byte, now time.Time) (envelope, sent []byte, err error) {
+	if a.cfg.Signer != nil {
+		if xml, err = a.cfg.Signer.Sign(xml); err != nil {
+			return nil, nil, fmt.Errorf("adapter: sign %s %s: %w", msgType, guid, err)
+		}
+	}
+	env := ceb.Envelope{CopMsgID: guid, SenderID: a.cfg.Sender.DxpID, ReceiverID: a.cfg.ReceiverID, CreatTime: now, MsgType: msgType, Data: xml}
+	return env.Encode(), xml, nil
+}
+
+// send hands envelopes to customs in order.
+func (a *Adapter) send(ctx context.Context, envelopes [][]byte) error {
+	for _, env := range envelopes {
+		if err := a.transport.Send(ctx, env); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// refusedOr passes a transient send failure up (the batch is retried);
+// a refusal is final: the message goes to the dead-letter topic with the
+// reason, and its declarations (or document) are shown in error.
+func (a *Adapter) refusedOr(ctx context.Context, err error, guid string, ids []string, what string) error {
+	if !errors.Is(err, ErrRefused) {
+		return fmt.Errorf("adapter: %s: %w", what, err)
+	}
+	a.log.Error("customs refused a message; dead-lettered, its declarations are in error", "guid", guid, "err", err)
+	if dlErr := bus.DeadLetter(ctx, a.writer, what+": "+err.Error(), kafka.Message{Topic: "customs.outbound", Key: []byte(guid)}); dlErr != nil {
+		return dlErr
+	}
+	m, mErr := bus.ReceiptMessage(&bus.ReceiptEvent{Kind: bus.KindRefused, MessageGUID: guid, DeclarationIDs: ids,
+		ReturnStatus: "4", ReturnInfo: "发送海关失败 (sending to customs failed): " + err.Error(), At: a.now()})
+	if mErr != nil {
+		return mErr
+	}
+	return a.writer.WriteMessages(ctx, m)
+}
+
+// sendAgain sends a journaled sending again, exactly as it was, for the
+// declarations of this batch it carries; once its envelopes have expired,
+// it went out long ago and nothing is sent.
 func (a *Adapter) sendAgain(ctx context.Context, guid string, ids []string) error {
-	envelope, err := a.journal.Envelope(ctx, guid)
-	if err != nil || envelope == nil {
+	envelopes, err := a.journal.Envelopes(ctx, guid)
+	if err != nil || len(envelopes) == 0 {
 		return err
 	}
-	env, err := ceb.DecodeEnvelope(envelope)
+	env, err := ceb.DecodeEnvelope(envelopes[len(envelopes)-1])
 	if err != nil {
 		return fmt.Errorf("adapter: journaled message %s: %w", guid, err)
 	}
-	_, invs, err := ceb.ParseCEB603(env.Data)
+	_, invs, err := ceb.ParseCEB603(unsigned(env.Data))
 	if err != nil {
 		return fmt.Errorf("adapter: journaled message %s: %w", guid, err)
 	}
@@ -169,11 +250,22 @@ func (a *Adapter) sendAgain(ctx context.Context, guid string, ids []string) erro
 	for i, inv := range invs {
 		all[i] = customs.DeclarationID(inv.Head.AgentCode, inv.Head.CopNo)
 	}
-	if err := a.transport.Send(ctx, envelope); err != nil {
-		return fmt.Errorf("adapter: send CEB603 %s again: %w", guid, err)
+	if err := a.send(ctx, envelopes); err != nil {
+		return a.refusedOr(ctx, err, guid, all, fmt.Sprintf("send CEB603 %s again", guid))
 	}
 	a.log.Info("message sent again after a redelivery", "guid", guid, "declarations", len(ids))
 	return a.publishSent(ctx, guid, env.Data, all, ids, env.CreatTime)
+}
+
+// unsigned is a signed message without its signature: what ParseCEB603's
+// strict reading of an inventory message expects.
+func unsigned(xml []byte) []byte {
+	i := bytes.Index(xml, []byte("<ds:Signature"))
+	j := bytes.LastIndex(xml, []byte("</ds:Signature>"))
+	if i < 0 || j < i {
+		return xml
+	}
+	return append(append([]byte(nil), xml[:i]...), xml[j+len("</ds:Signature>"):]...)
 }
 
 // publishSent publishes that message guid (carrying all) went to customs,
@@ -184,6 +276,13 @@ func (a *Adapter) publishSent(ctx context.Context, guid string, xml []byte, all,
 	for _, id := range submitted {
 		events = append(events, &bus.ReceiptEvent{Kind: bus.KindSubmitted, MessageType: "CEB603Message", MessageGUID: guid, DeclarationID: id, At: at})
 	}
+	if err := a.publish(ctx, events); err != nil {
+		return fmt.Errorf("adapter: publish sent %s: %w", guid, err)
+	}
+	return a.journal.Delivered(ctx, guid)
+}
+
+func (a *Adapter) publish(ctx context.Context, events []*bus.ReceiptEvent) error {
 	msgs := make([]kafka.Message, len(events))
 	for i, e := range events {
 		var err error
@@ -191,10 +290,55 @@ func (a *Adapter) publishSent(ctx context.Context, guid string, xml []byte, all,
 			return err
 		}
 	}
-	if err := a.writer.WriteMessages(ctx, msgs...); err != nil {
+	return a.writer.WriteMessages(ctx, msgs...)
+}
+
+// HandleDocuments sends each part of a document as one message. A part's
+// message guid derives from the part, so sending it again after a
+// redelivery carries the same CopMsgId, which the exchange takes once: no
+// journal is needed.
+func (a *Adapter) HandleDocuments(ctx context.Context, msgs []kafka.Message) error {
+	docs, poison := bus.DecodeEach(msgs, bus.DecodeDocument, "document", a.log)
+	if err := bus.DeadLetter(ctx, a.writer, "undecodable document", poison...); err != nil {
+		return err
+	}
+	for _, d := range docs {
+		if err := a.sendDocument(ctx, d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (a *Adapter) sendDocument(ctx context.Context, d *customs.Document) error {
+	part := d.GUID()
+	guid := derivedGUID("message", part)
+	msgType := d.Kind.MessageType()
+	now := a.now()
+	rendered, err := ceb.RenderDocuments(guid, []customs.Document{*d}, a.cfg.Sender, now)
+	if err != nil {
+		return fmt.Errorf("adapter: render %s %s: %w", msgType, d.ID, err)
+	}
+	env, xml, err := a.seal(guid, msgType, rendered, now)
+	if err != nil {
+		return err
+	}
+	ids := make([]string, len(d.Parcels))
+	for i, p := range d.Parcels {
+		ids[i] = p.DeclarationID
+	}
+	// The sent event goes first, keyed by the part as its receipts are, so
+	// the tracker knows the part before any receipt about it. Sending again
+	// after a failure publishes it again, which the tracker takes once.
+	sent := &bus.ReceiptEvent{Kind: bus.KindSent, MessageType: msgType, MessageGUID: guid, DeclarationIDs: ids, XML: string(xml), At: now,
+		DocumentID: d.ID, DocumentKind: string(d.Kind), PartGUID: part, Tenant: d.Tenant}
+	if err := a.publish(ctx, []*bus.ReceiptEvent{sent}); err != nil {
 		return fmt.Errorf("adapter: publish sent %s: %w", guid, err)
 	}
-	return a.journal.Delivered(ctx, guid)
+	if err := a.transport.Send(ctx, env); err != nil {
+		return a.refusedOr(ctx, err, guid, nil, fmt.Sprintf("send %s %s part %d", msgType, d.ID, d.MsgSeqNo))
+	}
+	return nil
 }
 
 // messageGUID derives a message's guid from the declarations in it, so a
@@ -203,6 +347,13 @@ func messageGUID(ids []string) string {
 	sorted := append([]string(nil), ids...)
 	sort.Strings(sorted)
 	return strings.ToUpper(uuid.NewHash(sha1.New(), uuid.NameSpaceOID, []byte(strings.Join(sorted, ",")), 5).String())
+}
+
+// derivedGUID is the guid of a message that goes with another guid (the
+// waybills sent with an inventory message, the message of a document
+// part): stable, so sending it again carries the same CopMsgId.
+func derivedGUID(what, guid string) string {
+	return strings.ToUpper(uuid.NewHash(sha1.New(), uuid.NameSpaceOID, []byte(what+"\x00"+guid), 5).String())
 }
 
 // HandleInbound parses one envelope from customs and publishes its receipts.
@@ -240,24 +391,49 @@ func (a *Adapter) parseInbound(envelope []byte) ([]bus.ReceiptEvent, error) {
 	if err != nil {
 		return nil, err
 	}
-	switch root {
-	case "CEB604Message":
-		returns, err := ceb.ParseCEB604(env.Data)
+	now := a.now()
+	if root == "CEB792Message" {
+		_, results, err := ceb.ParseCEB792(env.Data)
 		if err != nil {
 			return nil, err
 		}
-		now := a.now()
-		events := make([]bus.ReceiptEvent, len(returns))
-		for i, r := range returns {
-			events[i] = bus.ReceiptEvent{
-				Kind: bus.KindReceipt, MessageType: root, MessageGUID: env.CopMsgID,
-				DeclarationID: customs.DeclarationID(r.AgentCode, r.CopNo),
-				ReturnStatus:  r.ReturnStatus, ReturnTime: r.ReturnTime, ReturnInfo: r.ReturnInfo,
-				InvtNo: r.InvtNo, PreNo: r.PreNo, XML: string(r.Raw), At: now,
-			}
+		events := make([]bus.ReceiptEvent, len(results))
+		for i, r := range results {
+			// decState is customs' own code for the 报关单; the result is
+			// final once it carries the entryId.
+			events[i] = bus.ReceiptEvent{Kind: bus.KindDocument, MessageType: root, MessageGUID: env.CopMsgID, SumNo: r.Head.SumNo,
+				EntryID: r.Head.EntryID, ReturnStatus: summaryResultStatus(r.Head.EntryID), ReturnInfo: "decState " + r.Head.DecState, At: now}
 		}
 		return events, nil
-	default:
-		return nil, fmt.Errorf("adapter: no parser for %s from customs", root)
 	}
+	_, returns, err := ceb.ParseReturns(env.Data)
+	if err != nil {
+		return nil, err
+	}
+	events := make([]bus.ReceiptEvent, len(returns))
+	for i, r := range returns {
+		e := bus.ReceiptEvent{Kind: bus.KindReceipt, MessageType: root, MessageGUID: env.CopMsgID, ReturnStatus: r.ReturnStatus,
+			ReturnTime: r.ReturnTime, ReturnInfo: r.ReturnInfo, InvtNo: r.InvtNo, PreNo: r.PreNo, XML: string(r.Raw), At: now}
+		switch root {
+		case "CEB604Message", "CEB606Message": // about one inventory: its declarer and number name it
+			e.DeclarationID = customs.DeclarationID(r.AgentCode, r.CopNo)
+		case "CEB506Message": // a waybill's guid is its inventory's
+			e.DeclarationID = strings.ToLower(r.GUID)
+		case "CEB900Message":
+			e.Kind, e.MessageGUID = bus.KindRefused, r.OriCopMsgID
+		default: // CEB508, CEB510, CEB608, CEB702: about one part of a document, by its guid
+			e.Kind, e.PartGUID, e.SumNo = bus.KindDocument, r.GUID, r.SumNo
+		}
+		events[i] = e
+	}
+	return events, nil
+}
+
+// summaryResultStatus ranks a CEB792: 800 once customs has given the
+// 报关单 its entryId, 399 before.
+func summaryResultStatus(entryID string) string {
+	if entryID != "" {
+		return "800"
+	}
+	return "399"
 }

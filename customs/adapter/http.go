@@ -53,7 +53,7 @@ func (t *HTTPTransport) Send(ctx context.Context, envelope []byte) error {
 		case err == nil && status == http.StatusAccepted:
 			return nil
 		case err == nil && status >= 400 && status < 500:
-			return fmt.Errorf("adapter: customs refused the message: HTTP %d", status) // sending it again will not help
+			return fmt.Errorf("adapter: %w: HTTP %d", ErrRefused, status) // sending it again will not help
 		case err == nil:
 			err = fmt.Errorf("adapter: customs answered HTTP %d", status)
 		}

@@ -93,29 +93,40 @@ func (j *Journal) SentIn(ctx context.Context, ids []string) (map[string]string, 
 	return out, nil
 }
 
-// Envelope is a journaled message's envelope, or nil once it has expired.
-func (j *Journal) Envelope(ctx context.Context, guid string) ([]byte, error) {
-	b, err := j.rdb.Get(ctx, envelopeKey(guid)).Bytes()
-	if errors.Is(err, redis.Nil) {
-		return nil, nil
-	}
+// Envelopes are a journaled sending's envelopes in the order they were
+// sent (a parcel's CEB505 waybills before its CEB603 inventories), or none
+// once they have expired.
+func (j *Journal) Envelopes(ctx context.Context, guid string) ([][]byte, error) {
+	vs, err := j.rdb.LRange(ctx, envelopeKey(guid), 0, -1).Result()
 	if err != nil {
 		return nil, fmt.Errorf("adapter: journal: %w", err)
 	}
-	return b, nil
+	out := make([][]byte, len(vs))
+	for i, v := range vs {
+		out[i] = []byte(v)
+	}
+	return out, nil
 }
 
-// Record journals a message before it is sent: its envelope first, then
+// Record journals a sending before it goes out: its envelopes first, then
 // which declarations it carries, so a declaration found in the journal
-// always has its envelope, until that expires.
-func (j *Journal) Record(ctx context.Context, guid string, ids []string, envelope []byte) error {
-	if err := j.rdb.Set(ctx, envelopeKey(guid), envelope, j.envelopeTTL).Err(); err != nil {
+// always has its envelopes, until they expire.
+func (j *Journal) Record(ctx context.Context, guid string, ids []string, envelopes ...[]byte) error {
+	_, err := j.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Del(ctx, envelopeKey(guid))
+		for _, e := range envelopes {
+			p.RPush(ctx, envelopeKey(guid), e)
+		}
+		p.Expire(ctx, envelopeKey(guid), j.envelopeTTL)
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("adapter: journal: %w", err)
 	}
 	return j.Restore(ctx, guid, ids)
 }
 
-// Delivered drops a message's envelope once the message reached customs
+// Delivered drops a sending's envelopes once they reached customs
 // and its sent events are on Kafka: a redelivery after that has nothing to
 // send again. Until then the envelope is kept (at most envelopeTTL) for a
 // resend after a crash. Without this every envelope would sit in Redis

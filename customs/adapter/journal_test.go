@@ -22,7 +22,7 @@ func TestJournalRefusesToAnswerOnceEmptiedUntilRestored(t *testing.T) {
 	if err != nil || len(got) != 0 {
 		t.Fatalf("fresh journal: %v %v", got, err)
 	}
-	if err := j.Record(ctx, "G1", []string{"a", "b"}, []byte("<envelope/>")); err != nil {
+	if err := j.Record(ctx, "G1", []string{"a", "b"}, []byte("<waybills/>"), []byte("<envelope/>")); err != nil {
 		t.Fatal(err)
 	}
 	nothingSent = false
@@ -30,8 +30,8 @@ func TestJournalRefusesToAnswerOnceEmptiedUntilRestored(t *testing.T) {
 	if err != nil || got["a"] != "G1" || got["b"] != "G1" || got["c"] != "" {
 		t.Fatalf("after recording: %v %v", got, err)
 	}
-	if env, err := j.Envelope(ctx, "G1"); err != nil || string(env) != "<envelope/>" {
-		t.Fatalf("envelope %q %v", env, err)
+	if envs, err := j.Envelopes(ctx, "G1"); err != nil || len(envs) != 2 || string(envs[0]) != "<waybills/>" || string(envs[1]) != "<envelope/>" {
+		t.Fatalf("envelopes %q %v, want the waybills' then the inventories'", envs, err)
 	}
 
 	mr.FlushAll()
@@ -52,7 +52,7 @@ func TestJournalRefusesToAnswerOnceEmptiedUntilRestored(t *testing.T) {
 	if err != nil || got["a"] != "G1" {
 		t.Fatalf("after the rebuild restored it: %v %v", got, err)
 	}
-	if env, _ := j.Envelope(ctx, "G1"); env != nil {
+	if envs, _ := j.Envelopes(ctx, "G1"); len(envs) != 0 {
 		t.Fatal("a restored message has no envelope to send again: it went out, so it is not sent again")
 	}
 }
@@ -70,8 +70,8 @@ func TestJournalDropsADeliveredEnvelopeAndKeepsItsDeclarations(t *testing.T) {
 	if err := j.Delivered(ctx, "G2"); err != nil {
 		t.Fatal(err)
 	}
-	if env, err := j.Envelope(ctx, "G2"); env != nil || err != nil {
-		t.Fatalf("after delivery the envelope is %q (%v)", env, err)
+	if envs, err := j.Envelopes(ctx, "G2"); len(envs) != 0 || err != nil {
+		t.Fatalf("after delivery the envelopes are %q (%v)", envs, err)
 	}
 	if got, err := j.SentIn(ctx, []string{"a"}); err != nil || got["a"] != "G2" {
 		t.Fatalf("after delivery: %v %v", got, err)

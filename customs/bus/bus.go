@@ -25,10 +25,11 @@ const (
 	TopicDeadLetter   = "clearway.deadletter.v1"   // messages no consumer could process, with the reason
 	TopicAudit        = "clearway.audit.v1"        // who did what through the API, when, from where
 	TopicStatus       = "clearway.status.v1"       // every applied status change: webhooks and live streams read it
+	TopicDocuments    = "clearway.documents.v1"    // documents to send besides inventories: consolidations, arrivals, departures, cancels, summaries
 )
 
 // Topics lists every topic Clearway uses.
-var Topics = []string{TopicDeclarations, TopicReceipts, TopicDeadLetter, TopicAudit, TopicStatus}
+var Topics = []string{TopicDeclarations, TopicReceipts, TopicDeadLetter, TopicAudit, TopicStatus, TopicDocuments}
 
 // Config is how Clearway reaches Kafka.
 type Config struct {
@@ -77,7 +78,7 @@ const (
 // declarations and receipts topics keep what Redis is rebuilt from.
 func TopicSettings(cfg Config) []kafka.TopicConfig {
 	retention := map[string]time.Duration{
-		TopicDeclarations: cfg.Retention, TopicReceipts: cfg.Retention,
+		TopicDeclarations: cfg.Retention, TopicReceipts: cfg.Retention, TopicDocuments: cfg.Retention,
 		TopicStatus: statusRetention, TopicDeadLetter: deadLetterRetention, TopicAudit: auditRetention,
 	}
 	specs := make([]kafka.TopicConfig, 0, len(Topics))

@@ -15,6 +15,14 @@ const (
 	KindSubmitted = "submitted" // one declaration went to customs in that message
 	KindReceipt   = "receipt"   // customs answered about one declaration
 	KindArrived   = "arrived"   // the airport desk recorded the parcel at the supervised site
+	// KindDocument: customs answered about one part of a document (CEB508,
+	// CEB510, CEB608, CEB702, by the part's guid) or gave a summary's
+	// result (CEB792, by its sumNo).
+	KindDocument = "document"
+	// KindRefused: customs could not take a message at all (a CEB900
+	// format error, by the message's CopMsgId), or the transport gave up
+	// on it; every declaration or document in it is in error.
+	KindRefused = "refused"
 )
 
 // ReceiptEvent is the payload of clearway.receipts.v1 (schema:
@@ -26,7 +34,7 @@ const (
 // holds its whole story in order, and a replay rebuilds the same state.
 type ReceiptEvent struct {
 	Kind           string    `json:"kind"`
-	MessageType    string    `json:"messageType,omitempty"` // CEB603Message, CEB604Message
+	MessageType    string    `json:"messageType,omitempty"` // CEB603Message, CEB604Message, CEB507Message…
 	MessageGUID    string    `json:"messageGuid,omitempty"`
 	DeclarationIDs []string  `json:"declarationIds,omitempty"` // sent
 	DeclarationID  string    `json:"declarationId,omitempty"`  // receipt
@@ -37,6 +45,15 @@ type ReceiptEvent struct {
 	PreNo          string    `json:"preNo,omitempty"`
 	XML            string    `json:"xml,omitempty"`
 	At             time.Time `json:"at"` // when the adapter sent or received it
+	// Documents (sent and document events): which document and which of
+	// its parts, and whose it is.
+	DocumentID   string `json:"documentId,omitempty"`
+	DocumentKind string `json:"documentKind,omitempty"`
+	PartGUID     string `json:"partGuid,omitempty"`
+	Tenant       string `json:"tenant,omitempty"`
+	// A summary's numbers: sumNo from CEB702, entryId (报关单号) from CEB792.
+	SumNo   string `json:"sumNo,omitempty"`
+	EntryID string `json:"entryId,omitempty"`
 }
 
 // DeclarationMessage is the Kafka message for an accepted declaration.
@@ -56,10 +73,39 @@ func ReceiptMessage(e *ReceiptEvent) (kafka.Message, error) {
 		return kafka.Message{}, err
 	}
 	key := e.DeclarationID
-	if e.Kind == KindSent {
-		key = e.MessageGUID // not about one declaration: no status changes
+	switch {
+	case e.Kind == KindSent && e.PartGUID != "":
+		key = e.PartGUID // ahead of the part's receipts, on their partition
+	case e.Kind == KindSent || e.Kind == KindRefused:
+		key = e.MessageGUID // about a whole message
+	case e.Kind == KindDocument && e.PartGUID != "":
+		key = e.PartGUID // a part's receipts stay in order
+	case e.Kind == KindDocument:
+		key = e.SumNo
 	}
 	return kafka.Message{Topic: TopicReceipts, Key: []byte(key), Value: b}, nil
+}
+
+// DocumentMessage is the Kafka message for one part of a document, keyed
+// by the document so its parts stay in order.
+func DocumentMessage(d *customs.Document) (kafka.Message, error) {
+	b, err := json.Marshal(d)
+	if err != nil {
+		return kafka.Message{}, err
+	}
+	return kafka.Message{Topic: TopicDocuments, Key: []byte(d.ID), Value: b}, nil
+}
+
+// DecodeDocument decodes a clearway.documents.v1 payload.
+func DecodeDocument(b []byte) (*customs.Document, error) {
+	var d customs.Document
+	if err := json.Unmarshal(b, &d); err != nil {
+		return nil, fmt.Errorf("bus: document payload: %w", err)
+	}
+	if d.ID == "" || d.Kind.MessageType() == "" || d.CopNo == "" || d.MsgSeqNo < 1 || d.MsgSeqNo > d.MsgCount {
+		return nil, fmt.Errorf("bus: document payload lacks documentId, a known kind, copNo or its part number")
+	}
+	return &d, nil
 }
 
 // DecodeDeclaration decodes a clearway.declarations.v1 payload.
@@ -85,6 +131,8 @@ func DecodeReceipt(b []byte) (*ReceiptEvent, error) {
 	case e.Kind == KindSubmitted && e.MessageGUID != "" && e.DeclarationID != "":
 	case e.Kind == KindReceipt && e.DeclarationID != "" && e.ReturnStatus != "":
 	case e.Kind == KindArrived && e.DeclarationID != "" && !e.At.IsZero():
+	case e.Kind == KindDocument && (e.PartGUID != "" || e.SumNo != "") && e.ReturnStatus != "":
+	case e.Kind == KindRefused && e.MessageGUID != "" && e.ReturnStatus != "":
 	default:
 		return nil, fmt.Errorf("bus: receipt payload of kind %q lacks its ids or returnStatus", e.Kind)
 	}

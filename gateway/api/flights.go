@@ -7,9 +7,11 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/clearway/clearway/customs"
 	"github.com/clearway/clearway/customs/bus"
 	"github.com/clearway/clearway/customs/ceb"
 	"github.com/clearway/clearway/customs/errs"
+	"github.com/clearway/clearway/gateway/store"
 	"github.com/labstack/echo/v4"
 	"github.com/segmentio/kafka-go"
 )
@@ -54,17 +56,26 @@ func (s *Server) flight(c echo.Context) error {
 }
 
 // arrivalRequest is the airport desk's record that a flight's parcels
-// reached the supervised site.
+// reached the supervised site, and what its CEB507 arrival needs: the
+// site operator (the desk's company), the site, and the truck that brought
+// them.
 type arrivalRequest struct {
-	VoyageNo  string     `json:"voyageNo"`
-	Date      string     `json:"date"`
-	ArrivedAt *time.Time `json:"arrivedAt"`
+	VoyageNo       string     `json:"voyageNo"`
+	Date           string     `json:"date"`
+	ArrivedAt      *time.Time `json:"arrivedAt"`
+	OperatorCode   string     `json:"operatorCode"`
+	OperatorName   string     `json:"operatorName"`
+	LoctNo         string     `json:"loctNo"`
+	DomesticTrafNo string     `json:"domesticTrafNo"`
+	Note           string     `json:"note"`
 }
 
 // postArrival records that every parcel bound to a flight arrived at the
 // supervised site: one event per declaration on clearway.receipts.v1, in
-// order with its receipts, answered 202 once Kafka has them. The first
-// arrival recorded for a parcel counts; recording it again changes nothing.
+// order with its receipts; then declares the arrival to customs, one
+// CEB507 per courier and master air waybill. It answers 202 once Kafka has
+// both. The first arrival recorded for a parcel counts; recording it again
+// changes nothing.
 func (s *Server) postArrival(c echo.Context) error {
 	var req arrivalRequest
 	if err := decodeJSON(c, smallBodyBytes, &req); err != nil {
@@ -85,17 +96,25 @@ func (s *Server) postArrival(c echo.Context) error {
 	if at.After(now.Add(5*time.Minute)) || at.Before(d.AddDate(0, 0, -7)) {
 		return invalidField("arrivedAt", "a time not in the future and at most a week before the flight date")
 	}
-	ctx := c.Request().Context()
-	ids, err := s.store.FlightDeclarations(ctx, req.VoyageNo, d.Format("20060102"))
+	ctx, sc := c.Request().Context(), scopeOf(c)
+	parcels, err := s.flightParcels(ctx, sc, req.VoyageNo, d)
 	if err != nil {
 		return err
 	}
-	if len(ids) == 0 {
-		return errs.New(errs.NotFound, "not_found", "no parcels are bound to flight %s on %s", req.VoyageNo, req.Date)
+	date := d.Format("20060102")
+	docs := groupByWaybill(customs.DocArrival, sc.Tenant, parcels, func(doc *customs.Document, p store.Parcel) {
+		doc.CopNo = flightCopNo("A", date, req.VoyageNo, p.LogisticsCode, p.BillNo)
+		doc.OperatorCode, doc.OperatorName, doc.LoctNo, doc.DomesticTrafNo = req.OperatorCode, req.OperatorName, req.LoctNo, req.DomesticTrafNo
+		doc.TrafMode, doc.VoyageNo, doc.Note = "5", req.VoyageNo, req.Note
+	})
+	for _, doc := range docs { // the request's own fields, checked before anything is recorded
+		if fields := customs.CheckDocument(doc); len(fields) > 0 {
+			return &errs.Error{Kind: errs.Unprocessable, Code: "invalid_document", Detail: "the arrival breaks the customs rules named in fields", Fields: fields}
+		}
 	}
-	msgs := make([]kafka.Message, len(ids))
-	for i, id := range ids {
-		if msgs[i], err = bus.ReceiptMessage(&bus.ReceiptEvent{Kind: bus.KindArrived, DeclarationID: id, At: at.UTC()}); err != nil {
+	msgs := make([]kafka.Message, len(parcels))
+	for i, p := range parcels {
+		if msgs[i], err = bus.ReceiptMessage(&bus.ReceiptEvent{Kind: bus.KindArrived, DeclarationID: p.ID, At: at.UTC()}); err != nil {
 			return err
 		}
 	}
@@ -105,5 +124,5 @@ func (s *Server) postArrival(c echo.Context) error {
 		return &errs.Error{Kind: errs.Unavailable, Code: "kafka_unavailable", RetryAfter: 5, Err: err,
 			Detail: "the arrival was not recorded; retry it (recording it twice changes nothing)"}
 	}
-	return c.JSON(http.StatusAccepted, map[string]any{"voyageNo": req.VoyageNo, "date": req.Date, "arrivedAt": at.UTC(), "parcels": len(ids)})
+	return s.sendDocuments(c, docs, "", map[string]any{"voyageNo": req.VoyageNo, "date": req.Date, "arrivedAt": at.UTC(), "parcels": len(parcels)})
 }

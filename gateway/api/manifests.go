@@ -184,6 +184,7 @@ func (s *Server) declare(m *customs.Manifest, tenant string, rules customs.Rules
 		}
 		seenLogistics[p.LogisticsNo], seenID[d.ID] = i, i
 		d.AcceptedAt = acceptedAt
+		d.Waybill = slices.Contains(s.cfg.WaybillTenants, "*") || slices.Contains(s.cfg.WaybillTenants, tenant)
 		r.DeclarationID = d.ID
 		fresh, idx = append(fresh, &d), append(idx, i)
 	}

@@ -28,6 +28,11 @@ var policy = map[string][]string{
 	"GET /v1/flights":                     {"airport", "admin"},
 	"GET /v1/flights/:voyageNo/:date":     {"airport", "admin"},
 	"POST /v1/arrivals":                   {"airport", "admin"},
+	"POST /v1/consolidations":             {"courier", "admin"},
+	"POST /v1/departures":                 {"courier", "admin"},
+	"POST /v1/declarations/:id/cancel":    {"courier", "broker", "admin"},
+	"POST /v1/summaries":                  {"broker"},
+	"GET /v1/documents/:id":               {"courier", "broker", "airport", "admin"},
 }
 
 // Policy returns the matrix, for documentation and tests.

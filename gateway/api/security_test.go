@@ -101,6 +101,17 @@ func TestRoleMatrix(t *testing.T) {
 			cell{"courier": 403, "other courier": 403, "broker": 403, "other broker": 403, "airport": 404, "admin": 404}},
 		{"GET", "/v1/flights/CA9999/2026-11-28", nil,
 			cell{"courier": 403, "other courier": 403, "broker": 403, "other broker": 403, "airport": 404, "admin": 404}},
+		{"POST", "/v1/consolidations", mustJSON(map[string]any{"trafName": "CA9999", "voyageNo": "CA9999", "billNo": "999-12345675", "grossWeight": "1",
+			"parcels": []map[string]string{{"logisticsNo": "QZX100000000001"}}}),
+			cell{"courier": 202, "other courier": 422 /* not its parcel */, "broker": 403, "other broker": 403, "airport": 403, "admin": 422}},
+		{"POST", "/v1/departures", mustJSON(map[string]string{"voyageNo": "CA9999", "date": "2026-11-28", "leaveTime": "2026-11-28T10:00:00+08:00"}),
+			cell{"courier": 404, "other courier": 404, "broker": 403, "other broker": 403, "airport": 403, "admin": 404}},
+		{"POST", "/v1/declarations/" + decl + "/cancel", mustJSON(map[string]string{"reason": "买家取消订单"}),
+			cell{"courier": 409 /* not numbered by customs yet */, "other courier": 404, "broker": 409, "other broker": 404, "airport": 403, "admin": 409}},
+		{"POST", "/v1/summaries", mustJSON(map[string]string{"ebcCode": "3502960ABC", "from": "2026-11-01", "to": "2026-11-30", "declAgentCode": "3502980XYZ", "declAgentName": "顺达"}),
+			cell{"courier": 403, "other courier": 403, "broker": 422 /* nothing released */, "other broker": 422, "airport": 403, "admin": 403}},
+		{"GET", "/v1/documents/00000000-0000-0000-0000-000000000000", nil,
+			cell{"courier": 404, "other courier": 404, "broker": 404, "other broker": 404, "airport": 404, "admin": 404}},
 	}
 	covered := map[string]bool{}
 	for _, row := range matrix {

@@ -35,10 +35,18 @@ type Config struct {
 	RateBurst      int           // CLEARWAY_RATE_BURST
 	Keys           Keys
 	Screening      Screening
+	// WaybillTenants are the couriers that are the logistics company of
+	// their parcels and declare each parcel's CEB505 waybill through
+	// Clearway (CLEARWAY_WAYBILL_TENANTS; "*" for all).
+	WaybillTenants []string
 }
 
-// smallBodyBytes bounds the body of every endpoint other than manifests.
-const smallBodyBytes = 64 << 10
+// smallBodyBytes bounds the body of every endpoint other than manifests
+// and consolidations; docBodyBytes a consolidation of 50,000 parcels.
+const (
+	smallBodyBytes = 64 << 10
+	docBodyBytes   = 8 << 20
+)
 
 // Validate checks the config once at start-up.
 func (c *Config) Validate() error {
@@ -134,6 +142,11 @@ func New(cfg Config, d Deps) *Server {
 	v1.GET("/flights", s.flights)
 	v1.GET("/flights/:voyageNo/:date", s.flight)
 	v1.POST("/arrivals", s.postArrival)
+	v1.POST("/consolidations", s.postConsolidation)
+	v1.POST("/departures", s.postDeparture)
+	v1.POST("/declarations/:id/cancel", s.postCancel)
+	v1.POST("/summaries", s.postSummary)
+	v1.GET("/documents/:id", s.getDocument)
 	s.echo = e
 	return s
 }

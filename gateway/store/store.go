@@ -125,8 +125,12 @@ type Record struct {
 	PreNo       string         `json:"preNo,omitempty"`
 	AcceptedAt  time.Time      `json:"acceptedAt"`
 	ArrivedAt   *time.Time     `json:"arrivedAt,omitempty"` // at the supervised site, as the airport desk recorded
-	UpdatedAt   time.Time      `json:"updatedAt"`
-	History     []HistoryEntry `json:"history"`
+	// Documents: where each document about the parcel stands with customs
+	// (waybill, consolidation, arrival, departure, cancel, summary).
+	Documents map[string]DocState `json:"documents,omitempty"`
+	EntryID   string              `json:"entryId,omitempty"` // the 报关单 its summary went into
+	UpdatedAt time.Time           `json:"updatedAt"`
+	History   []HistoryEntry      `json:"history"`
 }
 
 // Claim outcomes for one parcel.
@@ -285,7 +289,10 @@ func (s *Store) Create(ctx context.Context, decls []*customs.Declaration) error 
 						"tenant", d.Tenant, "manifestId", d.ManifestID, "logisticsNo", h.LogisticsNo, "copNo", h.CopNo,
 						"orderNo", h.OrderNo, "agentCode", h.AgentCode, "tradeMode", h.TradeMode, "acceptedAt", at,
 						"acceptedMs", d.AcceptedAt.UnixMilli(), "country", h.Country, "customsCode", h.CustomsCode,
-						"voyageNo", h.VoyageNo, "billNo", h.BillNo, "ieDate", h.IeDate}
+						"voyageNo", h.VoyageNo, "billNo", h.BillNo, "ieDate", h.IeDate,
+						// what documents about the parcel (CEB607, 507, 509, 605, 701) carry
+						"logisticsCode", h.LogisticsCode, "logisticsName", h.LogisticsName, "agentName", h.AgentName,
+						"ebcCode", h.EbcCode, "ebcName", h.EbcName, "statisticsFlag", h.StatisticsFlag}
 					args = append(append(args, len(own)), own...)
 				}
 				createScript.EvalSha(ctx, p, keys, args...)
@@ -443,7 +450,7 @@ func (s *Store) SaveSentMessage(ctx context.Context, guid, xml string) error {
 func (s *Store) withScripts(ctx context.Context, f func() error) error {
 	err := f()
 	if err != nil && strings.Contains(err.Error(), "NOSCRIPT") {
-		for _, sc := range []*redis.Script{createScript, transitionScript} {
+		for _, sc := range []*redis.Script{createScript, transitionScript, docStepScript, declDocScript} {
 			if lerr := sc.Load(ctx, s.rdb).Err(); lerr != nil {
 				return unavailable(lerr)
 			}
@@ -494,6 +501,7 @@ func (s *Store) Get(ctx context.Context, sc Scope, id string) (*Record, error) {
 		t := parseStamp(at)
 		r.ArrivedAt = &t
 	}
+	r.Documents, r.EntryID = docStates(h), h["entryId"]
 	for _, raw := range lcmd.Val() {
 		if e, ok := decodeHistory(raw); ok {
 			r.History = append(r.History, e)
@@ -592,26 +600,74 @@ func messageField(e *bus.ReceiptEvent) string {
 	return "recv:" + e.MessageType + ":" + e.ReturnStatus + ":" + e.ReturnTime + ":" + strconv.Itoa(len(e.XML))
 }
 
-// FromReceipt converts a receipt event into the transitions it causes: the
-// one crossing from the adapter's events into the store.
-func FromReceipt(e *bus.ReceiptEvent) ([]Transition, error) {
+// FromReceipt converts a receipt event about declarations into the
+// status changes it causes and the document steps it records: the one
+// crossing from the adapter's events into the store. Events about a
+// document part or a whole message (document, refused) name their
+// declarations only through the store; the tracker looks them up and calls
+// FromDocumentReceipt or FromRefusal.
+func FromReceipt(e *bus.ReceiptEvent) ([]Transition, []DocStep, error) {
 	switch e.Kind {
 	case bus.KindSent:
-		return nil, nil // the message itself: kept by SaveSentMessage
+		return nil, nil, nil // the message itself: kept by SaveSending
 	case bus.KindArrived:
-		return []Transition{{DeclarationID: e.DeclarationID, At: e.At, Source: "arrival"}}, nil
+		return []Transition{{DeclarationID: e.DeclarationID, At: e.At, Source: "arrival"}}, nil, nil
 	case bus.KindSubmitted:
 		msg, _ := json.Marshal(Message{Direction: "sent", MessageType: e.MessageType, MessageGUID: e.MessageGUID, At: e.At})
 		return []Transition{{DeclarationID: e.DeclarationID, Status: customs.Submitted, Rank: customs.RankSubmitted, MessageGUID: e.MessageGUID,
-			At: e.At, Source: e.MessageType, MessageField: messageField(e), MessageValue: msg}}, nil
+			At: e.At, Source: e.MessageType, MessageField: messageField(e), MessageValue: msg}}, nil, nil
 	}
 	status, rank, ok := customs.FromReturnStatus(e.ReturnStatus)
 	if !ok {
-		return nil, fmt.Errorf("store: unknown returnStatus %q for %s", e.ReturnStatus, e.DeclarationID)
+		return nil, nil, fmt.Errorf("store: unknown returnStatus %q for %s", e.ReturnStatus, e.DeclarationID)
+	}
+	switch e.MessageType {
+	case "CEB506Message": // the parcel's waybill: where it stands, not the inventory's status
+		return nil, []DocStep{docStep(e, "waybill", status, rank, []string{e.DeclarationID})}, nil
+	case "CEB606Message":
+		if e.ReturnStatus != "399" && e.ReturnStatus != "800" {
+			return nil, []DocStep{docStep(e, string(customs.DocCancel), status, rank, []string{e.DeclarationID})}, nil
+		}
+		// 审结 of a cancel: customs withdrew the inventory.
+		status, rank = customs.Cancelled, customs.RankCancelled
 	}
 	msg, _ := json.Marshal(Message{Direction: "received", MessageType: e.MessageType, MessageGUID: e.MessageGUID, Code: e.ReturnStatus, At: e.At, XML: e.XML})
 	return []Transition{{
 		DeclarationID: e.DeclarationID, Status: status, Rank: rank, Code: e.ReturnStatus, ReturnInfo: e.ReturnInfo,
 		InvtNo: e.InvtNo, PreNo: e.PreNo, At: e.At, Source: e.MessageType, MessageField: messageField(e), MessageValue: msg,
-	}}, nil
+	}}, nil, nil
+}
+
+// FromDocumentReceipt is the step a receipt about a document part (or a
+// summary) causes, once the tracker knows the part.
+func FromDocumentReceipt(e *bus.ReceiptEvent, part Part) (DocStep, error) {
+	status, rank, ok := customs.FromReturnStatus(e.ReturnStatus)
+	if !ok {
+		return DocStep{}, fmt.Errorf("store: unknown returnStatus %q for document %s", e.ReturnStatus, part.DocumentID)
+	}
+	st := docStep(e, part.Kind, status, rank, part.IDs)
+	st.DocumentID = part.DocumentID
+	return st, nil
+}
+
+// FromRefusal is what a message customs could not take (CEB900) or the
+// transport gave up on does to the declarations it carried: each is in
+// error, with the code and customs' words.
+func FromRefusal(e *bus.ReceiptEvent, ids []string) []Transition {
+	status, rank, ok := customs.FromReturnStatus(e.ReturnStatus)
+	if !ok || status != customs.Error {
+		status, rank = customs.Error, customs.RankError
+	}
+	msg, _ := json.Marshal(Message{Direction: "received", MessageType: cmp.Or(e.MessageType, "transport"), MessageGUID: e.MessageGUID, Code: e.ReturnStatus, At: e.At, XML: e.XML})
+	ts := make([]Transition, len(ids))
+	for i, id := range ids {
+		ts[i] = Transition{DeclarationID: id, Status: status, Rank: rank, Code: e.ReturnStatus, ReturnInfo: e.ReturnInfo, At: e.At,
+			Source: cmp.Or(e.MessageType, "transport"), MessageField: messageField(e), MessageValue: msg}
+	}
+	return ts
+}
+
+func docStep(e *bus.ReceiptEvent, kind string, status customs.Status, rank int, ids []string) DocStep {
+	return DocStep{Kind: kind, Status: status, Rank: rank, Code: e.ReturnStatus, ReturnInfo: e.ReturnInfo, SumNo: e.SumNo, EntryID: e.EntryID,
+		At: e.At, Source: e.MessageType, Identity: messageField(e) + ":" + e.PartGUID + e.SumNo, XML: e.XML, IDs: ids}
 }

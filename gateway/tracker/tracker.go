@@ -5,12 +5,14 @@
 package tracker
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
+	"github.com/clearway/clearway/customs"
 	"github.com/clearway/clearway/customs/bus"
 	"github.com/clearway/clearway/gateway/store"
 	"github.com/segmentio/kafka-go"
@@ -70,15 +72,21 @@ func (t *Tracker) HandleDeclarations(ctx context.Context, msgs []kafka.Message) 
 }
 
 // HandleReceipts applies sent and receipt events, each as one atomic
-// transition that never moves a status backwards.
+// transition that never moves a status backwards, and receipts about
+// documents to the document and the declarations it lists.
 func (t *Tracker) HandleReceipts(ctx context.Context, msgs []kafka.Message) error {
 	var ts []store.Transition
+	var steps []store.DocStep
 	var invtIDs, invtNos []string
 	for _, m := range msgs {
 		e, err := bus.DecodeReceipt(m.Value)
 		var more []store.Transition
+		var moreSteps []store.DocStep
 		if err == nil {
-			more, err = store.FromReceipt(e)
+			more, moreSteps, err = t.convert(ctx, e, m.Value)
+		}
+		if errors.Is(err, errUnavailable) {
+			return err
 		}
 		if err != nil {
 			t.log.Error("unusable receipt event; dead-lettered", "partition", m.Partition, "offset", m.Offset, "err", err)
@@ -87,22 +95,15 @@ func (t *Tracker) HandleReceipts(ctx context.Context, msgs []kafka.Message) erro
 			}
 			continue
 		}
-		if e.Kind == bus.KindSent {
-			if err := t.store.SaveSentMessage(ctx, e.MessageGUID, e.XML); err != nil {
-				return err
-			}
-			if t.replaying && t.journal != nil {
-				if err := t.journal.Restore(ctx, e.MessageGUID, e.DeclarationIDs); err != nil {
-					return err
-				}
-			}
-		}
-		ts = append(ts, more...)
-		if e.InvtNo != "" {
+		ts, steps = append(ts, more...), append(steps, moreSteps...)
+		if e.InvtNo != "" && e.DeclarationID != "" {
 			invtIDs, invtNos = append(invtIDs, e.DeclarationID), append(invtNos, e.InvtNo)
 		}
 	}
 	if err := t.store.IndexInvtNo(ctx, invtIDs, invtNos); err != nil {
+		return err
+	}
+	if err := t.applyDocuments(ctx, steps, 0); err != nil {
 		return err
 	}
 	applied, err := t.store.Apply(ctx, ts)
@@ -110,6 +111,124 @@ func (t *Tracker) HandleReceipts(ctx context.Context, msgs []kafka.Message) erro
 		return err
 	}
 	return t.publishChanges(ctx, applied)
+}
+
+// applyDocuments applies document steps, then the receipts that were
+// parked waiting for them: a part's, once its sent event is applied; a
+// CEB792's, once the CEB702 that gave its sumNo is.
+func (t *Tracker) applyDocuments(ctx context.Context, steps []store.DocStep, depth int) error {
+	for _, st := range steps {
+		if err := t.store.ApplyDocument(ctx, st); err != nil {
+			return err
+		}
+		for _, key := range []string{st.PartGUID, st.MessageGUID, st.SumNo} {
+			if key == "" || depth > 1 {
+				continue
+			}
+			parked, err := t.store.Parked(ctx, key)
+			if err != nil || len(parked) == 0 {
+				return err
+			}
+			var more []store.DocStep
+			var ts []store.Transition
+			for _, raw := range parked {
+				e, err := bus.DecodeReceipt(raw)
+				if err != nil {
+					continue // it decoded when it was parked
+				}
+				moreTs, moreSteps, err := t.convert(ctx, e, raw)
+				if err != nil {
+					return err
+				}
+				ts, more = append(ts, moreTs...), append(more, moreSteps...)
+			}
+			if err := t.applyDocuments(ctx, more, depth+1); err != nil {
+				return err
+			}
+			applied, err := t.store.Apply(ctx, ts)
+			if err != nil {
+				return err
+			}
+			if err := t.publishChanges(ctx, applied); err != nil {
+				return err
+			}
+			if err := t.store.Unpark(ctx, key); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// errUnavailable marks a failure of the store while converting: the batch
+// is retried, never dead-lettered.
+var errUnavailable = errors.New("tracker: store unavailable")
+
+// convert turns one event into what it does to declarations and
+// documents, keeping a sent message first and looking up the declarations
+// of an event about a document part or a whole message.
+func (t *Tracker) convert(ctx context.Context, e *bus.ReceiptEvent, raw []byte) ([]store.Transition, []store.DocStep, error) {
+	unavailable := func(err error) error { return fmt.Errorf("%w: %w", errUnavailable, err) }
+	switch e.Kind {
+	case bus.KindSent:
+		if err := t.store.SaveSending(ctx, e); err != nil {
+			return nil, nil, unavailable(err)
+		}
+		if t.replaying && t.journal != nil && e.DocumentID == "" {
+			if err := t.journal.Restore(ctx, e.MessageGUID, e.DeclarationIDs); err != nil {
+				return nil, nil, unavailable(err)
+			}
+		}
+		if e.DocumentID == "" {
+			return nil, nil, nil
+		}
+		return nil, []store.DocStep{{DocumentID: e.DocumentID, Kind: e.DocumentKind, Status: customs.Submitted, Rank: customs.RankSubmitted,
+			At: e.At, Source: e.MessageType, Identity: "sent:" + e.MessageGUID, IDs: e.DeclarationIDs, PartGUID: e.PartGUID, MessageGUID: e.MessageGUID}}, nil
+	case bus.KindDocument:
+		part, ok, err := t.store.PartOf(ctx, e.PartGUID)
+		if e.PartGUID == "" {
+			part, ok, err = t.store.SummaryOf(ctx, e.SumNo)
+		}
+		if err != nil {
+			return nil, nil, unavailable(err)
+		}
+		if !ok { // it overtook its part's sent event, or its CEB702
+			return nil, nil, t.park(ctx, cmp.Or(e.PartGUID, e.SumNo), raw)
+		}
+		st, err := store.FromDocumentReceipt(e, part)
+		return nil, []store.DocStep{st}, err
+	case bus.KindRefused:
+		ids := e.DeclarationIDs
+		if len(ids) == 0 {
+			partGUID, sent, err := t.store.Sending(ctx, e.MessageGUID)
+			if err != nil {
+				return nil, nil, unavailable(err)
+			}
+			if partGUID == "" && len(sent) == 0 { // it overtook the message's sent event
+				return nil, nil, t.park(ctx, e.MessageGUID, raw)
+			}
+			if partGUID != "" {
+				part, _, err := t.store.PartOf(ctx, partGUID)
+				if err != nil {
+					return nil, nil, unavailable(err)
+				}
+				st, err := store.FromDocumentReceipt(e, part)
+				return nil, []store.DocStep{st}, err
+			}
+			ids = sent
+		}
+		return store.FromRefusal(e, ids), nil, nil
+	}
+	return store.FromReceipt(e)
+}
+
+// park keeps an event until what it is about is applied; nothing more to
+// do with it now.
+func (t *Tracker) park(ctx context.Context, key string, raw []byte) error {
+	if err := t.store.Park(ctx, key, raw); err != nil {
+		return fmt.Errorf("%w: %w", errUnavailable, err)
+	}
+	return nil
 }
 
 // deadLetter sets aside what cannot be processed. A rebuild replays

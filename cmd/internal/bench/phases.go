@@ -380,7 +380,7 @@ func (b *run) seedBatch(ctx context.Context) error {
 				ReturnStatus: code, ReturnTime: at.In(ceb.ChinaTime).Format("20060102150405000"), At: at})
 		}
 		for _, e := range events {
-			t, err := store.FromReceipt(e)
+			t, _, err := store.FromReceipt(e)
 			if err != nil {
 				return err
 			}

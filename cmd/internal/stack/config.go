@@ -29,20 +29,24 @@ const DevKeys = "courier:3502680EMS:dev-courier-key,broker:3502980XYZ:dev-broker
 // Config is every setting, each with a default that works on a laptop and
 // an environment variable to override it.
 type Config struct {
-	Kafka         bus.Config
-	RedisAddr     string // CLEARWAY_REDIS_ADDR: host:port, or a Redis Cluster's seed nodes, comma-separated
-	RedisDB       int    // CLEARWAY_REDIS_DB
-	RedisCluster  bool   // CLEARWAY_REDIS_CLUSTER: RedisAddr names a Redis Cluster
-	HTTP          api.Config
-	Adapter       adapter.Config
-	Transport     string // CLEARWAY_TRANSPORT: sim (in process) or http
-	CustomsURL    string // CLEARWAY_CUSTOMS_URL: the exchange the http transport talks to
-	SimAddr       string // CLEARWAY_SIM_ADDR: where `clearway customs-sim` listens
-	Webhooks      notify.Config
-	Retention     time.Duration // CLEARWAY_RETENTION: how long a finished declaration stays in Redis
-	Sim           sim.Config
-	ShutdownGrace time.Duration // CLEARWAY_SHUTDOWN_GRACE
-	LogLevel      slog.Level    // CLEARWAY_LOG_LEVEL
+	Kafka        bus.Config
+	RedisAddr    string // CLEARWAY_REDIS_ADDR: host:port, or a Redis Cluster's seed nodes, comma-separated
+	RedisDB      int    // CLEARWAY_REDIS_DB
+	RedisCluster bool   // CLEARWAY_REDIS_CLUSTER: RedisAddr names a Redis Cluster
+	HTTP         api.Config
+	Adapter      adapter.Config
+	Transport    string // CLEARWAY_TRANSPORT: sim (in process), http or dir
+	CustomsURL   string // CLEARWAY_CUSTOMS_URL: the exchange the http transport talks to
+	CustomsDir   string // CLEARWAY_CUSTOMS_DIR: the folders the dir transport shares with the single-window client
+	// Signing: CLEARWAY_SIGN_ALG (sm2-sm3, rsa-sha1, or none), and the PEM
+	// key and certificate files (CLEARWAY_SIGN_KEY, CLEARWAY_SIGN_CERT).
+	SignAlg, SignKey, SignCert string
+	SimAddr                    string // CLEARWAY_SIM_ADDR: where `clearway customs-sim` listens
+	Webhooks                   notify.Config
+	Retention                  time.Duration // CLEARWAY_RETENTION: how long a finished declaration stays in Redis
+	Sim                        sim.Config
+	ShutdownGrace              time.Duration // CLEARWAY_SHUTDOWN_GRACE
+	LogLevel                   slog.Level    // CLEARWAY_LOG_LEVEL
 	// MetricsAddr is where a process without the HTTP gateway (the customs
 	// adapter) serves /metrics and /healthz (CLEARWAY_METRICS_ADDR); the
 	// gateway serves them on its own address.
@@ -83,6 +87,7 @@ func FromEnv() (Config, error) {
 			RateLimit:      e.int("CLEARWAY_RATE_LIMIT", 50),
 			RateBurst:      e.int("CLEARWAY_RATE_BURST", 100),
 			Keys:           keys,
+			WaybillTenants: split(e.str("CLEARWAY_WAYBILL_TENANTS", "")),
 			Screening: api.Screening{
 				RealNameTenants: split(e.str("CLEARWAY_REALNAME_TENANTS", "")),
 				HS: customs.HSRules{
@@ -105,6 +110,10 @@ func FromEnv() (Config, error) {
 		},
 		Transport:  e.str("CLEARWAY_TRANSPORT", "sim"),
 		CustomsURL: os.Getenv("CLEARWAY_CUSTOMS_URL"),
+		CustomsDir: os.Getenv("CLEARWAY_CUSTOMS_DIR"),
+		SignAlg:    e.str("CLEARWAY_SIGN_ALG", "none"),
+		SignKey:    os.Getenv("CLEARWAY_SIGN_KEY"),
+		SignCert:   os.Getenv("CLEARWAY_SIGN_CERT"),
 		SimAddr:    e.str("CLEARWAY_SIM_ADDR", "127.0.0.1:8090"),
 		Webhooks: notify.Config{
 			BlockAfter: e.duration("CLEARWAY_WEBHOOK_BLOCK_AFTER", 24*time.Hour),
@@ -113,11 +122,14 @@ func FromEnv() (Config, error) {
 		},
 		Retention: e.duration("CLEARWAY_RETENTION", store.DefaultRetention),
 		Sim: sim.Config{
-			Seed:           uint64(e.int("CLEARWAY_SIM_SEED", 1)),
-			InspectionRate: e.float("CLEARWAY_SIM_INSPECTION_RATE", 0.05),
-			RejectionRate:  e.float("CLEARWAY_SIM_REJECTION_RATE", 0.02),
-			DetentionRate:  e.float("CLEARWAY_SIM_DETENTION_RATE", 0.005),
-			StepDelay:      e.duration("CLEARWAY_SIM_STEP_DELAY", 500*time.Millisecond),
+			Seed:            uint64(e.int("CLEARWAY_SIM_SEED", 1)),
+			InspectionRate:  e.float("CLEARWAY_SIM_INSPECTION_RATE", 0.05),
+			RejectionRate:   e.float("CLEARWAY_SIM_REJECTION_RATE", 0.02),
+			DetentionRate:   e.float("CLEARWAY_SIM_DETENTION_RATE", 0.005),
+			StepDelay:       e.duration("CLEARWAY_SIM_STEP_DELAY", 500*time.Millisecond),
+			DuplicateRate:   e.float("CLEARWAY_SIM_DUPLICATE_RATE", 0),
+			OutOfOrder:      e.bool("CLEARWAY_SIM_OUT_OF_ORDER", false),
+			FormatErrorRate: e.float("CLEARWAY_SIM_FORMAT_ERROR_RATE", 0),
 		},
 		ShutdownGrace: e.duration("CLEARWAY_SHUTDOWN_GRACE", 10*time.Second),
 		MetricsAddr:   e.str("CLEARWAY_METRICS_ADDR", "127.0.0.1:9464"),
@@ -147,10 +159,18 @@ func (c *Config) Validate(parts Parts) error {
 		errs = append(errs, err)
 	}
 	switch {
-	case c.Transport != "sim" && c.Transport != "http":
-		errs = append(errs, fmt.Errorf("CLEARWAY_TRANSPORT: %q is not a known transport (sim, http)", c.Transport))
+	case c.Transport != "sim" && c.Transport != "http" && c.Transport != "dir":
+		errs = append(errs, fmt.Errorf("CLEARWAY_TRANSPORT: %q is not a known transport (sim, http, dir)", c.Transport))
 	case c.Transport == "http" && parts.Adapter && c.CustomsURL == "":
 		errs = append(errs, errors.New("CLEARWAY_CUSTOMS_URL: the http transport needs the exchange's URL"))
+	case c.Transport == "dir" && parts.Adapter && c.CustomsDir == "":
+		errs = append(errs, errors.New("CLEARWAY_CUSTOMS_DIR: the dir transport needs the folder it shares with the single-window client"))
+	}
+	switch {
+	case c.SignAlg != "none" && c.SignAlg != "sm2-sm3" && c.SignAlg != "rsa-sha1":
+		errs = append(errs, fmt.Errorf("CLEARWAY_SIGN_ALG: %q is not a signature (sm2-sm3, rsa-sha1, none)", c.SignAlg))
+	case c.SignAlg != "none" && parts.Adapter && (c.SignKey == "" || c.SignCert == ""):
+		errs = append(errs, errors.New("CLEARWAY_SIGN_KEY and CLEARWAY_SIGN_CERT: signing needs the key and certificate files (clearway keys dev-cert makes a test pair)"))
 	}
 	s := c.Adapter.Sender
 	if s.CopCode == "" || len(s.DxpID) == 0 || len(s.DxpID) > 16 {

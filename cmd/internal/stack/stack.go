@@ -13,6 +13,7 @@ import (
 
 	"github.com/clearway/clearway/customs/adapter"
 	"github.com/clearway/clearway/customs/bus"
+	"github.com/clearway/clearway/customs/sign"
 	"github.com/clearway/clearway/customs/sim"
 	"github.com/clearway/clearway/gateway/api"
 	"github.com/clearway/clearway/gateway/devenv"
@@ -115,7 +116,8 @@ func Start(ctx context.Context, cfg Config, parts Parts, reg *prometheus.Registr
 
 	var watched []bus.Consumption
 	if parts.Adapter {
-		watched = append(watched, bus.Consumption{Group: adapter.Group, Topic: bus.TopicDeclarations})
+		watched = append(watched, bus.Consumption{Group: adapter.Group, Topic: bus.TopicDeclarations},
+			bus.Consumption{Group: adapter.GroupDocuments, Topic: bus.TopicDocuments})
 	}
 	if parts.Tracker {
 		watched = append(watched, bus.Consumption{Group: tracker.GroupDeclarations, Topic: bus.TopicDeclarations},
@@ -127,26 +129,28 @@ func Start(ctx context.Context, cfg Config, parts Parts, reg *prometheus.Registr
 	}
 	if parts.Adapter {
 		alog := log.With("part", "adapter")
-		var transport adapter.Transport
-		if cfg.Transport == "http" {
-			t, err := adapter.NewHTTPTransport(cfg.CustomsURL, alog)
+		transport, err := s.transport(cfg, alog)
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		if cfg.SignAlg != "none" {
+			signer, err := sign.Load(sign.Algorithm(cfg.SignAlg), cfg.SignKey, cfg.SignCert)
 			if err != nil {
 				s.Close()
-				return nil, err
+				return nil, fmt.Errorf("CLEARWAY_SIGN_KEY / CLEARWAY_SIGN_CERT: %w", err)
 			}
-			transport = t
-		} else {
-			s.Sim = sim.New(cfg.Sim)
-			transport = s.Sim
+			cfg.Adapter.Signer = signer
 		}
 		r := bus.NewReader(cfg.Kafka, bus.TopicDeclarations, adapter.Group)
-		s.closers = append(s.closers, r.Close)
+		dr := bus.NewReader(cfg.Kafka, bus.TopicDocuments, adapter.GroupDocuments)
+		s.closers = append(s.closers, r.Close, dr.Close)
 		nothingSent := func(ctx context.Context) (bool, error) { // adapters commit only what they sent
 			sent, err := bus.EverCommitted(ctx, cfg.Kafka, adapter.Group, bus.TopicDeclarations)
 			return !sent, err
 		}
 		a := adapter.New(cfg.Adapter, transport, adapter.NewJournal(s.Redis, nothingSent), s.Producer, alog)
-		s.run(func() error { return a.Run(ctx, r) })
+		s.run(func() error { return a.Run(ctx, r, dr) })
 	}
 	if parts.Tracker {
 		dr := bus.NewReader(cfg.Kafka, bus.TopicDeclarations, tracker.GroupDeclarations)
@@ -180,6 +184,24 @@ func Start(ctx context.Context, cfg Config, parts Parts, reg *prometheus.Registr
 		s.run(func() error { return srv.Serve(ctx, ln, cfg.ShutdownGrace) })
 	}
 	return s, nil
+}
+
+// transport is the customs transport CLEARWAY_TRANSPORT names: the
+// simulator in this process, the http exchange, or the single-window
+// client's folders.
+func (s *Stack) transport(cfg Config, log *slog.Logger) (adapter.Transport, error) {
+	switch cfg.Transport {
+	case "http":
+		return adapter.NewHTTPTransport(cfg.CustomsURL, log)
+	case "dir":
+		t, err := adapter.NewDirTransport(cfg.CustomsDir, log)
+		if err != nil {
+			return nil, fmt.Errorf("CLEARWAY_CUSTOMS_DIR: %w", err)
+		}
+		return t, nil
+	}
+	s.Sim = sim.New(cfg.Sim)
+	return s.Sim, nil
 }
 
 // serveMetrics serves /metrics, /healthz and /readyz for a process

@@ -47,7 +47,8 @@ func TestGreenChannelStatisticsMatchTheRawReceipts(t *testing.T) {
 		t.Fatalf("POST manifest: %d, %d accepted", code, rec.Accepted)
 	}
 	// The airport desk records the flight's arrival while customs works.
-	arrival := map[string]any{"voyageNo": "MU2091", "date": time.Now().In(ceb.ChinaTime).Format(time.DateOnly)}
+	arrival := map[string]any{"voyageNo": "MU2091", "date": time.Now().In(ceb.ChinaTime).Format(time.DateOnly),
+		"operatorCode": "3502960001", "operatorName": "晋江国际机场货站", "domesticTrafNo": "闽C12345"}
 	if code := call(t, "POST", s.URL+"/v1/arrivals", "dev-airport-key", mustJSON(arrival), nil); code != 202 {
 		t.Fatalf("POST arrival: %d", code)
 	}
