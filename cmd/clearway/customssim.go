@@ -28,15 +28,8 @@ func customsSim() int {
 	}
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
-	if cfg.CustomsDir != "" {
-		log.Info("customs simulator serving folders", "dir", cfg.CustomsDir, "seed", cfg.Sim.Seed)
-		if err := sim.ServeDir(ctx, sim.New(cfg.Sim), cfg.CustomsDir, log); err != nil {
-			log.Error("stopped", "err", err)
-			return 1
-		}
-		return 0
-	}
-	srv := sim.NewServer(sim.New(cfg.Sim), 30*time.Second)
+	c := sim.New(cfg.Sim)
+	srv := sim.NewServer(c, 30*time.Second)
 	ln, err := net.Listen("tcp", cfg.SimAddr)
 	if err != nil {
 		log.Error("cannot listen", "addr", cfg.SimAddr, "err", err)
@@ -44,6 +37,17 @@ func customsSim() int {
 	}
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 5 * time.Second}
 	go func() { <-ctx.Done(); hs.Close() }()
+	if cfg.CustomsDir != "" {
+		// The folders carry the messages; HTTP still answers /sim/
+		// (what was declared, faults) for tests and operators.
+		go hs.Serve(ln)
+		log.Info("customs simulator serving folders", "dir", cfg.CustomsDir, "seed", cfg.Sim.Seed, "inspect", "http://"+ln.Addr().String()+"/sim/")
+		if err := sim.ServeDir(ctx, c, cfg.CustomsDir, log); err != nil {
+			log.Error("stopped", "err", err)
+			return 1
+		}
+		return 0
+	}
 	go srv.Run(ctx)
 	log.Info("customs simulator listening", "url", "http://"+ln.Addr().String(), "seed", cfg.Sim.Seed)
 	if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {

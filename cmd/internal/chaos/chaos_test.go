@@ -85,6 +85,9 @@ var processes = map[string]struct {
 	"gateway-2": {[]string{"serve", "gateway"}, []string{"CLEARWAY_HTTP_ADDR=" + gateway2Addr}},
 	"tracker-2": {[]string{"serve", "tracker"}, []string{"CLEARWAY_METRICS_ADDR=127.0.0.1:29466"}},
 	"adapter-2": {[]string{"serve", "adapter"}, []string{"CLEARWAY_METRICS_ADDR=127.0.0.1:29467"}},
+	// through the single-window client's folders (CLEARWAY_CUSTOMS_DIR, set by the test)
+	"customs-sim-dir": {[]string{"customs-sim"}, nil},
+	"adapter-dir":     {[]string{"serve", "adapter"}, []string{"CLEARWAY_METRICS_ADDR=127.0.0.1:29464", "CLEARWAY_TRANSPORT=dir"}},
 }
 
 func (r *rig) start(name string) {
@@ -139,6 +142,9 @@ var readyURL = map[string]string{
 	"gateway-2":   "http://" + gateway2Addr + "/readyz",
 	"tracker-2":   "http://127.0.0.1:29466/readyz",
 	"adapter-2":   "http://127.0.0.1:29467/readyz",
+
+	"customs-sim-dir": "http://" + simAddr + "/sim/new-declarations",
+	"adapter-dir":     "http://127.0.0.1:29464/readyz",
 }
 
 func (r *rig) signal(name string, sig syscall.Signal) { r.procs[name].cmd.Process.Signal(sig) }
@@ -645,6 +651,46 @@ func TestTwoOfEveryProcessAndOneOfEachKilled(t *testing.T) {
 	<-done
 	if res := check(t, r, l, "two of each, one of each killed"); res.accepted == 0 {
 		t.Fatal("no parcel was accepted")
+	}
+}
+
+// The same load through the dir transport, the simulator on the other
+// side of the folders as a single-window client would be, every parcel's
+// waybill declared too; the adapter is killed (SIGKILL) twice mid-run and
+// restarted on the same folders. Every parcel still reaches its decided
+// status, none is declared twice, and no file is left half-written.
+func TestDirTransportWithTheAdapterKilledMidRun(t *testing.T) {
+	r := newRig(t)
+	exchange := filepath.Join(r.dir, "exchange")
+	r.env = append(r.env, "CLEARWAY_CUSTOMS_DIR="+exchange, "CLEARWAY_WAYBILL_TENANTS=*")
+	r.startAll("customs-sim-dir", "tracker", "adapter-dir", "gateway")
+	l := newLoad(gatewayAddr)
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { l.run(ctx); close(done) }()
+	for range 2 {
+		time.Sleep(3 * time.Second)
+		r.kill("adapter-dir")
+		t.Log("killed the adapter")
+		time.Sleep(time.Second)
+		r.startAll("adapter-dir")
+	}
+	time.Sleep(3 * time.Second)
+	stop()
+	<-done
+	if res := check(t, r, l, "dir transport, adapter killed twice"); res.accepted == 0 {
+		t.Fatal("no parcel was accepted")
+	}
+	for _, glob := range []string{"outbox/*", "clearway/ready/*", "clearway/tmp/*", "inbox/*"} {
+		if left, _ := filepath.Glob(filepath.Join(exchange, glob)); len(left) > 0 {
+			t.Errorf("%d files left in %s once everything was final: %v", len(left), glob, left[:min(3, len(left))])
+		}
+	}
+	sent, _ := filepath.Glob(filepath.Join(exchange, "archive/out/*/*.xml"))
+	received, _ := filepath.Glob(filepath.Join(exchange, "archive/in/*/*.xml"))
+	t.Logf("%d messages sent and %d receipt files received through the folders", len(sent), len(received))
+	if len(sent) == 0 || len(received) == 0 {
+		t.Fatal("nothing went through the folders")
 	}
 }
 
