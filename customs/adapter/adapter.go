@@ -183,7 +183,7 @@ func (a *Adapter) declare(ctx context.Context, decls []*customs.Declaration) err
 		return err
 	}
 	if err := a.send(ctx, envelopes); err != nil {
-		return a.refusedOr(ctx, err, guid, ids, fmt.Sprintf("send CEB603 %s (%d inventories)", guid, len(decls)))
+		return a.refusedOr(ctx, err, guid, ids, fmt.Sprintf("send CEB603 %s (%d inventories)", guid, len(decls)), env)
 	}
 	return a.publishSent(ctx, guid, xml, ids, ids, now)
 }
@@ -211,15 +211,17 @@ func (a *Adapter) send(ctx context.Context, envelopes [][]byte) error {
 	return nil
 }
 
-// refusedOr passes a transient send failure up (the batch is retried);
-// a refusal is final: the message goes to the dead-letter topic with the
-// reason, and its declarations (or document) are shown in error.
-func (a *Adapter) refusedOr(ctx context.Context, err error, guid string, ids []string, what string) error {
+// refusedOr passes a transient send failure up (the batch is retried with
+// backoff until it passes: customs being away for an hour must not put an
+// hour of parcels in error); a refusal is final: the envelope goes to the
+// dead-letter topic with the reason, and its declarations (or document)
+// are shown in error.
+func (a *Adapter) refusedOr(ctx context.Context, err error, guid string, ids []string, what string, envelope []byte) error {
 	if !errors.Is(err, ErrRefused) {
 		return fmt.Errorf("adapter: %s: %w", what, err)
 	}
 	a.log.Error("customs refused a message; dead-lettered, its declarations are in error", "guid", guid, "err", err)
-	if dlErr := bus.DeadLetter(ctx, a.writer, what+": "+err.Error(), kafka.Message{Topic: "customs.outbound", Key: []byte(guid)}); dlErr != nil {
+	if dlErr := bus.DeadLetter(ctx, a.writer, what+": "+err.Error(), kafka.Message{Topic: "customs.outbound", Key: []byte(guid), Value: envelope}); dlErr != nil {
 		return dlErr
 	}
 	m, mErr := bus.ReceiptMessage(&bus.ReceiptEvent{Kind: bus.KindRefused, MessageGUID: guid, DeclarationIDs: ids,
@@ -251,7 +253,7 @@ func (a *Adapter) sendAgain(ctx context.Context, guid string, ids []string) erro
 		all[i] = customs.DeclarationID(inv.Head.AgentCode, inv.Head.CopNo)
 	}
 	if err := a.send(ctx, envelopes); err != nil {
-		return a.refusedOr(ctx, err, guid, all, fmt.Sprintf("send CEB603 %s again", guid))
+		return a.refusedOr(ctx, err, guid, all, fmt.Sprintf("send CEB603 %s again", guid), envelopes[len(envelopes)-1])
 	}
 	a.log.Info("message sent again after a redelivery", "guid", guid, "declarations", len(ids))
 	return a.publishSent(ctx, guid, env.Data, all, ids, env.CreatTime)
@@ -336,7 +338,7 @@ func (a *Adapter) sendDocument(ctx context.Context, d *customs.Document) error {
 		return fmt.Errorf("adapter: publish sent %s: %w", guid, err)
 	}
 	if err := a.transport.Send(ctx, env); err != nil {
-		return a.refusedOr(ctx, err, guid, nil, fmt.Sprintf("send %s %s part %d", msgType, d.ID, d.MsgSeqNo))
+		return a.refusedOr(ctx, err, guid, nil, fmt.Sprintf("send %s %s part %d", msgType, d.ID, d.MsgSeqNo), env)
 	}
 	return nil
 }

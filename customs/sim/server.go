@@ -38,7 +38,7 @@ type Server struct {
 
 // Fault is how the exchange misbehaves.
 type Fault struct {
-	Mode  string `json:"mode"`            // ok, errors, slow
+	Mode  string `json:"mode"`            // ok, errors (503 to everything), refuse (400 to every message), slow
 	Delay string `json:"delay,omitempty"` // for slow
 	delay time.Duration
 }
@@ -159,7 +159,7 @@ func (s *Server) ackReceipt(w http.ResponseWriter, r *http.Request) {
 func (s *Server) setFault(w http.ResponseWriter, r *http.Request) {
 	var f Fault
 	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<10)).Decode(&f); err != nil {
-		http.Error(w, "want {\"mode\": \"ok|errors|slow\", \"delay\": \"2s\"}", http.StatusBadRequest)
+		http.Error(w, "want {\"mode\": \"ok|errors|refuse|slow\", \"delay\": \"2s\"}", http.StatusBadRequest)
 		return
 	}
 	if f.Mode == "slow" {
@@ -169,8 +169,8 @@ func (s *Server) setFault(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		f.delay = d
-	} else if f.Mode != "ok" && f.Mode != "errors" {
-		http.Error(w, "mode must be ok, errors or slow", http.StatusBadRequest)
+	} else if f.Mode != "ok" && f.Mode != "errors" && f.Mode != "refuse" {
+		http.Error(w, "mode must be ok, errors, refuse or slow", http.StatusBadRequest)
 		return
 	}
 	s.mu.Lock()
@@ -189,6 +189,11 @@ func (s *Server) faulty(h http.HandlerFunc) http.HandlerFunc {
 		case "errors":
 			http.Error(w, "customs exchange unavailable (simulated)", http.StatusServiceUnavailable)
 			return
+		case "refuse": // messages only: receipts still flow
+			if r.Method == http.MethodPost {
+				http.Error(w, "message refused (simulated)", http.StatusBadRequest)
+				return
+			}
 		case "slow":
 			select {
 			case <-time.After(f.delay):

@@ -2,12 +2,17 @@ package stack
 
 import (
 	"context"
+	"fmt"
+	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/clearway/clearway/customs/bus"
 	"github.com/clearway/clearway/customs/sample"
 	"github.com/clearway/clearway/customs/sim"
+	"github.com/clearway/clearway/gateway/devenv"
 	"github.com/clearway/clearway/gateway/store"
 )
 
@@ -79,5 +84,50 @@ func TestHTTPTransportLosesAndDuplicatesNothingAcrossAnAdapterRestart(t *testing
 		if n != 1 {
 			t.Errorf("customs received %s as a new declaration %d times", key, n)
 		}
+	}
+}
+
+// A message the exchange refuses outright (HTTP 4xx) is not retried for
+// ever: it goes to the dead-letter topic with the reason, and each of its
+// declarations shows error with code 4 (sending to customs failed).
+func TestARefusedMessageIsDeadLetteredAndItsDeclarationsShowError(t *testing.T) {
+	customs := sim.New(sim.Config{Seed: 6, StepDelay: 10 * time.Millisecond})
+	exchange := sim.NewServer(customs, 2*time.Second)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go exchange.Run(ctx)
+	hs := httptest.NewServer(exchange.Handler())
+	defer hs.Close()
+	req, _ := http.NewRequest("PUT", hs.URL+"/sim/fault", strings.NewReader(`{"mode":"refuse"}`))
+	if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != 204 {
+		t.Fatalf("set the fault: %v %v", res, err)
+	}
+
+	cfg, env := testConfig(t, sim.Config{})
+	cfg.Transport, cfg.CustomsURL = "http", hs.URL
+	s, stop := startParts(t, cfg, All)
+	defer stop()
+	f := postFlight(t, s, 4, "REF", "MU5002")
+	eventually(t, time.Minute, "every declaration in error", func() (bool, string) {
+		for _, id := range f.ids {
+			if r := record(t, s, id); r.Status != "error" || r.Code != "4" || !strings.Contains(r.ReturnInfo, "refused") {
+				return false, fmt.Sprintf("%s: %s %s %q", id, r.Status, r.Code, r.ReturnInfo)
+			}
+		}
+		return true, ""
+	})
+	var reasons []string
+	for _, m := range devenv.ReadTopic(env.Kafka, bus.TopicDeadLetter, 3*time.Second) {
+		for _, h := range m.Headers {
+			if h.Key == "clearway-reason" {
+				reasons = append(reasons, string(h.Value))
+			}
+		}
+	}
+	if len(reasons) != 1 || !strings.Contains(reasons[0], "CEB603") || !strings.Contains(reasons[0], "HTTP 400") {
+		t.Fatalf("dead letters %q, want the one refused CEB603 message with its reason", reasons)
+	}
+	if len(customs.NewDeclarations()) != 0 {
+		t.Fatal("customs took a message it refused")
 	}
 }
