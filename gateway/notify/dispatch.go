@@ -85,9 +85,11 @@ func (d *Dispatcher) subscriptions(ctx context.Context) ([]*Subscription, error)
 
 // Fanout appends each event to the queue of every subscription that may
 // see it and to the event streams. A redelivered batch appends again:
-// receivers de-duplicate by event id.
+// receivers de-duplicate by event id. The subscriptions are read afresh
+// for every batch (one HGETALL): a cached list would let a subscription
+// made in the last second miss its first events.
 func (d *Dispatcher) Fanout(ctx context.Context, msgs []kafka.Message) error {
-	subs, err := d.subscriptions(ctx)
+	subs, err := d.reg.all(ctx)
 	if err != nil {
 		return err
 	}
