@@ -5,7 +5,6 @@
 package adapter
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha1"
 	"errors"
@@ -244,7 +243,7 @@ func (a *Adapter) sendAgain(ctx context.Context, guid string, ids []string) erro
 	if err != nil {
 		return fmt.Errorf("adapter: journaled message %s: %w", guid, err)
 	}
-	_, invs, err := ceb.ParseCEB603(unsigned(env.Data))
+	_, invs, err := ceb.ParseCEB603(ceb.WithoutSignature(env.Data))
 	if err != nil {
 		return fmt.Errorf("adapter: journaled message %s: %w", guid, err)
 	}
@@ -259,16 +258,6 @@ func (a *Adapter) sendAgain(ctx context.Context, guid string, ids []string) erro
 	return a.publishSent(ctx, guid, env.Data, all, ids, env.CreatTime)
 }
 
-// unsigned is a signed message without its signature: what ParseCEB603's
-// strict reading of an inventory message expects.
-func unsigned(xml []byte) []byte {
-	i := bytes.Index(xml, []byte("<ds:Signature"))
-	j := bytes.LastIndex(xml, []byte("</ds:Signature>"))
-	if i < 0 || j < i {
-		return xml
-	}
-	return append(append([]byte(nil), xml[:i]...), xml[j+len("</ds:Signature>"):]...)
-}
 
 // publishSent publishes that message guid (carrying all) went to customs,
 // and that each of submitted went in it; then the message's envelope is

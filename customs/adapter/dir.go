@@ -2,25 +2,22 @@ package adapter
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"encoding/xml"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
-	"runtime"
-	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/clearway/clearway/customs/bus"
 	"github.com/clearway/clearway/customs/ceb"
+	"github.com/clearway/clearway/customs/dxpdir"
 )
 
 // DirTransport exchanges envelopes with customs through folders, as the
@@ -88,7 +85,7 @@ func NewDirTransport(root string, log *slog.Logger) (*DirTransport, error) {
 		path string
 		mode fs.FileMode
 	}{{t.outbox, 0o770}, {t.inbox, 0o770}, {t.archive, 0o750}, {t.tmp, 0o700}, {t.ready, 0o700}, {t.sent, 0o700}} {
-		if err := ensureDir(d.path, d.mode); err != nil {
+		if err := dxpdir.EnsureDir(d.path, d.mode); err != nil {
 			return nil, fmt.Errorf("adapter: dir transport: %w", err)
 		}
 	}
@@ -138,12 +135,12 @@ func (t *DirTransport) Send(ctx context.Context, envelope []byte) error {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	staged, err := exists(t.readyPath(id))
+	staged, err := dxpdir.Exists(t.readyPath(id))
 	if err != nil {
 		return err
 	}
 	if !staged {
-		sent, err := exists(t.markerPath(id))
+		sent, err := dxpdir.Exists(t.markerPath(id))
 		if err != nil {
 			return err
 		}
@@ -151,7 +148,7 @@ func (t *DirTransport) Send(ctx context.Context, envelope []byte) error {
 			t.log.Info("message already put in the outbox; not written again", "copMsgId", id)
 			return nil
 		}
-		if err := writeFileAtomic(t.tmp, t.readyPath(id), envelope); err != nil {
+		if err := dxpdir.WriteAtomic(t.tmp, t.readyPath(id), envelope); err != nil {
 			return fmt.Errorf("adapter: dir transport: stage %s: %w", id, err)
 		}
 	}
@@ -166,7 +163,7 @@ func (t *DirTransport) publish(id string) error {
 		return fmt.Errorf("adapter: dir transport: mark %s sent in %s: %w", id, t.sent, err)
 	}
 	f.Close()
-	if err := syncDir(t.sent); err != nil {
+	if err := dxpdir.SyncDir(t.sent); err != nil {
 		return fmt.Errorf("adapter: dir transport: %w", err)
 	}
 	t.archiveSent(id)
@@ -174,7 +171,7 @@ func (t *DirTransport) publish(id string) error {
 	if err := os.Rename(t.readyPath(id), dst); err != nil {
 		return fmt.Errorf("adapter: dir transport: put %s in the outbox %s: %w", id, t.outbox, err)
 	}
-	if err := errors.Join(syncDir(t.outbox), syncDir(t.ready)); err != nil {
+	if err := errors.Join(dxpdir.SyncDir(t.outbox), dxpdir.SyncDir(t.ready)); err != nil {
 		return fmt.Errorf("adapter: dir transport: %w", err)
 	}
 	t.log.Info("message put in the outbox", "copMsgId", id, "file", dst)
@@ -195,7 +192,7 @@ func (t *DirTransport) archiveSent(id string) {
 	if err != nil && !errors.Is(err, fs.ErrExist) { // exists: an attempt before a crash made it
 		var b []byte
 		if b, err = os.ReadFile(t.readyPath(id)); err == nil {
-			err = writeFileAtomic(t.tmp, dst, b)
+			err = dxpdir.WriteAtomic(t.tmp, dst, b)
 		}
 	}
 	if err != nil && !errors.Is(err, fs.ErrExist) {
@@ -265,7 +262,7 @@ func (t *DirTransport) Run(ctx context.Context, deliver func(context.Context, []
 // how many; it stops at the first that fails, so that one comes first
 // again.
 func (t *DirTransport) receiveWaiting(ctx context.Context, deliver func(context.Context, []byte) error) (int, error) {
-	names, err := waiting(t.inbox)
+	names, err := dxpdir.Waiting(t.inbox)
 	if err != nil {
 		return 0, err
 	}
@@ -283,11 +280,11 @@ func (t *DirTransport) receiveWaiting(ctx context.Context, deliver func(context.
 // safe, and it is why the archive rename needs no fsync.
 func (t *DirTransport) receive(ctx context.Context, name string, deliver func(context.Context, []byte) error) error {
 	path := filepath.Join(t.inbox, name)
-	body, err := readAtMost(path, t.maxBytes)
+	body, err := dxpdir.ReadAtMost(path, t.maxBytes)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return nil // gone since it was listed
-	case errors.Is(err, errTooLarge):
+	case errors.Is(err, dxpdir.ErrTooLarge):
 		return t.reject(name, err)
 	case err != nil:
 		return err
@@ -333,7 +330,7 @@ func (t *DirTransport) moveToArchive(path, dir string) (string, error) {
 		return "", fmt.Errorf("archive folder %s: %w", dir, err)
 	}
 	dst := filepath.Join(dir, filepath.Base(path))
-	if taken, err := exists(dst); err != nil {
+	if taken, err := dxpdir.Exists(dst); err != nil {
 		return "", err
 	} else if taken {
 		dst = filepath.Join(dir, fmt.Sprintf("%d-%s", t.now().UnixNano(), filepath.Base(path)))
@@ -405,142 +402,4 @@ func copMsgID(envelope []byte) (string, error) {
 			return "", errors.New("envelope without a CopMsgId")
 		}
 	}
-}
-
-// waiting lists the files in dir to take, oldest first (modification time,
-// then name). Hidden files and those still being written (.tmp, .part)
-// are not for taking.
-func waiting(dir string) ([]string, error) {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, fmt.Errorf("folder %s: %w", dir, err)
-	}
-	type file struct {
-		name string
-		mod  time.Time
-	}
-	var files []file
-	for _, e := range entries {
-		name := e.Name()
-		if !e.Type().IsRegular() || strings.HasPrefix(name, ".") || strings.HasSuffix(name, ".tmp") || strings.HasSuffix(name, ".part") {
-			continue
-		}
-		info, err := e.Info()
-		if err != nil {
-			continue // gone since it was listed
-		}
-		files = append(files, file{name, info.ModTime()})
-	}
-	slices.SortFunc(files, func(a, b file) int {
-		return cmp.Or(a.mod.Compare(b.mod), strings.Compare(a.name, b.name))
-	})
-	names := make([]string, len(files))
-	for i, f := range files {
-		names[i] = f.name
-	}
-	return names, nil
-}
-
-var errTooLarge = errors.New("file too large")
-
-func readAtMost(path string, max int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > max {
-		return nil, fmt.Errorf("%w: over %d bytes", errTooLarge, max)
-	}
-	return b, nil
-}
-
-// ensureDir makes dir if missing and checks it is a folder this process
-// can write, naming it when not.
-func ensureDir(dir string, mode fs.FileMode) error {
-	if err := os.MkdirAll(dir, mode); err != nil {
-		return fmt.Errorf("folder %s: %w", dir, pathErr(err))
-	}
-	info, err := os.Stat(dir)
-	if err != nil {
-		return fmt.Errorf("folder %s: %w", dir, pathErr(err))
-	}
-	if !info.IsDir() {
-		return fmt.Errorf("folder %s is not a directory", dir)
-	}
-	probe, err := os.CreateTemp(dir, ".clearway-probe-*") // hidden: no client takes it
-	if err != nil {
-		return fmt.Errorf("folder %s is not writable: %w", dir, pathErr(err))
-	}
-	probe.Close()
-	return os.Remove(probe.Name())
-}
-
-// pathErr drops the path from an *fs.PathError, which the message names
-// already.
-func pathErr(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
-}
-
-func exists(path string) (bool, error) {
-	_, err := os.Lstat(path)
-	switch {
-	case err == nil:
-		return true, nil
-	case errors.Is(err, fs.ErrNotExist):
-		return false, nil
-	}
-	return false, err
-}
-
-// writeFileAtomic makes dst appear complete or not at all: the data goes
-// to a temporary file in tmpDir (on dst's filesystem), is fsynced, and is
-// renamed to dst, whose folder is then fsynced.
-func writeFileAtomic(tmpDir, dst string, data []byte) error {
-	f, err := os.CreateTemp(tmpDir, filepath.Base(dst)+".*.part")
-	if err != nil {
-		return err
-	}
-	err = f.Chmod(0o640) // the client may read as another user of the group
-	if err == nil {
-		_, err = f.Write(data)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), dst)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	return syncDir(filepath.Dir(dst))
-}
-
-// syncDir makes the renames into and out of dir durable.
-func syncDir(dir string) error {
-	if runtime.GOOS == "windows" {
-		return nil // a folder cannot be opened for fsync there; NTFS journals renames
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("fsync folder %s: %w", dir, err)
-	}
-	return nil
 }

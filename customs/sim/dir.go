@@ -1,22 +1,19 @@
 package sim
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"runtime"
-	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
 
+	"github.com/clearway/clearway/customs/dxpdir"
 	"github.com/google/uuid"
 )
 
@@ -49,7 +46,7 @@ func ServeDir(ctx context.Context, c *Customs, root string, log *slog.Logger) er
 		log: log,
 	}
 	for _, dir := range []string{x.outbox, x.inbox, x.claimed, x.tmp, x.failed} {
-		if err := mkdir(dir); err != nil {
+		if err := dxpdir.EnsureDir(dir, 0o770); err != nil {
 			return fmt.Errorf("sim: dir exchange: %w", err)
 		}
 	}
@@ -75,7 +72,7 @@ type dirExchange struct {
 func (x *dirExchange) take(ctx context.Context, c *Customs) {
 	for ctx.Err() == nil {
 		took := x.takeStale(ctx, c)
-		names, err := listWaiting(x.outbox)
+		names, err := dxpdir.Waiting(x.outbox)
 		if err != nil {
 			x.log.Warn("cannot read the outbox", "err", err)
 		}
@@ -100,7 +97,7 @@ func (x *dirExchange) take(ctx context.Context, c *Customs) {
 // takeStale claims again, and hands to c, the claims older than
 // claimLease; it says how many.
 func (x *dirExchange) takeStale(ctx context.Context, c *Customs) int {
-	claims, err := listWaiting(x.claimed)
+	claims, err := dxpdir.Waiting(x.claimed)
 	if err != nil {
 		x.log.Warn("cannot read the claimed folder", "err", err)
 		return 0
@@ -148,7 +145,7 @@ func parseClaim(claimed string) (time.Time, string) {
 
 // process hands one claimed file to c, and deletes it once c took it.
 func (x *dirExchange) process(ctx context.Context, c *Customs, path, name string) {
-	envelope, err := readLimited(path, maxEnvelopeBytes)
+	envelope, err := dxpdir.ReadAtMost(path, maxEnvelopeBytes)
 	if err == nil {
 		err = c.Send(ctx, envelope)
 	}
@@ -172,92 +169,8 @@ func (x *dirExchange) process(ctx context.Context, c *Customs, path, name string
 // ends with a random part, so two simulators on one inbox never collide.
 func (x *dirExchange) writeInbox(_ context.Context, envelope []byte) error {
 	name := fmt.Sprintf("%s-%09d-%s.xml", time.Now().UTC().Format("20060102T150405.000000000"), x.seq.Add(1), uuid.NewString()[:8])
-	f, err := os.CreateTemp(x.tmp, name+".*.part")
-	if err != nil {
-		return fmt.Errorf("sim: dir exchange: %w", err)
-	}
-	_, err = f.Write(envelope)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), filepath.Join(x.inbox, name))
-	}
-	if err == nil {
-		err = fsyncDir(x.inbox)
-	}
-	if err != nil {
-		os.Remove(f.Name())
+	if err := dxpdir.WriteAtomic(x.tmp, filepath.Join(x.inbox, name), envelope); err != nil {
 		return fmt.Errorf("sim: dir exchange: write %s to the inbox: %w", name, err)
 	}
 	return nil
-}
-
-// listWaiting lists dir's regular files by modification time, then name,
-// without hidden files and ones still being written (.part, .tmp).
-func listWaiting(dir string) ([]string, error) {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, err
-	}
-	type file struct {
-		name string
-		mod  time.Time
-	}
-	var files []file
-	for _, e := range entries {
-		n := e.Name()
-		if !e.Type().IsRegular() || strings.HasPrefix(n, ".") || strings.HasSuffix(n, ".part") || strings.HasSuffix(n, ".tmp") {
-			continue
-		}
-		if info, err := e.Info(); err == nil {
-			files = append(files, file{n, info.ModTime()})
-		}
-	}
-	slices.SortFunc(files, func(a, b file) int { return cmp.Or(a.mod.Compare(b.mod), strings.Compare(a.name, b.name)) })
-	names := make([]string, len(files))
-	for i, f := range files {
-		names[i] = f.name
-	}
-	return names, nil
-}
-
-func readLimited(path string, max int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err == nil && int64(len(b)) > max {
-		err = fmt.Errorf("file over %d bytes", max)
-	}
-	return b, err
-}
-
-func mkdir(dir string) error {
-	if err := os.MkdirAll(dir, 0o770); err != nil {
-		return fmt.Errorf("folder %s: %w", dir, err)
-	}
-	if info, err := os.Stat(dir); err != nil {
-		return err
-	} else if !info.IsDir() {
-		return fmt.Errorf("folder %s is not a directory", dir)
-	}
-	return nil
-}
-
-func fsyncDir(dir string) error {
-	if runtime.GOOS == "windows" {
-		return nil // a folder cannot be opened for fsync there
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

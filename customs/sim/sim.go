@@ -6,7 +6,6 @@
 package sim
 
 import (
-	"bytes"
 	"container/heap"
 	"context"
 	"crypto/sha256"
@@ -123,7 +122,7 @@ func (s *Customs) Send(_ context.Context, envelope []byte) error {
 	if receiptRoots[env.MsgType] == "" {
 		return fmt.Errorf("sim: cannot handle %s", env.MsgType)
 	}
-	data := unsigned(env.Data)
+	data := ceb.WithoutSignature(env.Data)
 	now := time.Now()
 	s.mu.Lock()
 	defer func() {
@@ -284,15 +283,6 @@ func (s *Customs) push(due time.Time, root string, r ceb.Return) {
 	heap.Push(&s.queue, pending{due: due, root: root, ret: r})
 }
 
-// unsigned drops an enveloped signature: the simulator does not check it.
-func unsigned(xml []byte) []byte {
-	i := bytes.Index(xml, []byte("<ds:Signature"))
-	j := bytes.LastIndex(xml, []byte("</ds:Signature>"))
-	if i < 0 || j < i {
-		return xml
-	}
-	return append(append([]byte(nil), xml[:i]...), xml[j+len("</ds:Signature>"):]...)
-}
 
 func returnTime(t time.Time) string {
 	return t.In(ceb.ChinaTime).Format("20060102150405") + fmt.Sprintf("%03d", t.Nanosecond()/1e6)

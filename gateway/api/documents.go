@@ -225,12 +225,9 @@ func (s *Server) postDeparture(c echo.Context) error {
 	if err := decodeJSON(c, smallBodyBytes, &req); err != nil {
 		return err
 	}
-	if !voyageNoPattern.MatchString(req.VoyageNo) {
-		return invalidField("voyageNo", "a flight number of letters, digits and hyphens (at most 32)")
-	}
-	d, err := time.ParseInLocation(time.DateOnly, req.Date, ceb.ChinaTime)
+	d, err := flightDate(req.VoyageNo, req.Date)
 	if err != nil {
-		return invalidField("date", "the flight date as YYYY-MM-DD")
+		return err
 	}
 	if req.LeaveTime.IsZero() || req.LeaveTime.After(time.Now().Add(5*time.Minute)) {
 		return invalidField("leaveTime", "when the flight left: an RFC 3339 time, not in the future")

@@ -55,6 +55,18 @@ func (s *Server) flight(c echo.Context) error {
 	return c.JSON(http.StatusOK, f)
 }
 
+// flightDate checks a request's flight: its number and its date.
+func flightDate(voyageNo, date string) (time.Time, error) {
+	if !voyageNoPattern.MatchString(voyageNo) {
+		return time.Time{}, invalidField("voyageNo", "a flight number of letters, digits and hyphens (at most 32)")
+	}
+	d, err := time.ParseInLocation(time.DateOnly, date, ceb.ChinaTime)
+	if err != nil {
+		return time.Time{}, invalidField("date", "the flight date as YYYY-MM-DD")
+	}
+	return d, nil
+}
+
 // arrivalRequest is the airport desk's record that a flight's parcels
 // reached the supervised site, and what its CEB507 arrival needs: the
 // site operator (the desk's company), the site, and the truck that brought
@@ -81,12 +93,9 @@ func (s *Server) postArrival(c echo.Context) error {
 	if err := decodeJSON(c, smallBodyBytes, &req); err != nil {
 		return err
 	}
-	if !voyageNoPattern.MatchString(req.VoyageNo) {
-		return invalidField("voyageNo", "a flight number of letters, digits and hyphens (at most 32)")
-	}
-	d, err := time.ParseInLocation(time.DateOnly, req.Date, ceb.ChinaTime)
+	d, err := flightDate(req.VoyageNo, req.Date)
 	if err != nil {
-		return invalidField("date", "the flight date as YYYY-MM-DD")
+		return err
 	}
 	now := time.Now()
 	at := now

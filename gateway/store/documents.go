@@ -288,30 +288,19 @@ return 0
 
 // GetDocument reads a document as sc may see it.
 func (s *Store) GetDocument(ctx context.Context, sc Scope, id string) (*Document, error) {
-	var hcmd *redis.MapStringStringCmd
-	var lcmd *redis.StringSliceCmd
-	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		hcmd = p.HGetAll(ctx, docKey(id))
-		lcmd = p.LRange(ctx, docHistoryKey(id), 0, -1)
-		return nil
-	})
+	h, history, err := s.readWithHistory(ctx, sc, docKey(id), docHistoryKey(id))
 	if err != nil {
-		return nil, unavailable(err)
+		return nil, err
 	}
-	h := hcmd.Val()
-	if h["tenant"] == "" || !sc.Sees(h["tenant"], h["agentCode"]) {
+	if h == nil {
 		return nil, errs.New(errs.NotFound, "not_found", "no such document")
 	}
 	d := &Document{ID: id, Kind: h["kind"], MessageType: h["messageType"], Tenant: h["tenant"], AgentCode: h["agentCode"], CopNo: h["copNo"],
 		Status: customs.Status(h["status"]), Code: h["code"], ReturnInfo: h["returnInfo"], SumNo: h["sumNo"], EntryID: h["entryId"],
-		CreatedAt: parseStamp(h["createdAt"]), UpdatedAt: parseStamp(h["updatedAt"]), History: []HistoryEntry{}}
+		CreatedAt: parseStamp(h["createdAt"]), UpdatedAt: parseStamp(h["updatedAt"]), History: history}
 	fmt.Sscan(h["parts"], &d.Parts)
 	fmt.Sscan(h["parcels"], &d.Parcels)
-	for _, raw := range lcmd.Val() {
-		if e, ok := decodeHistory(raw); ok {
-			d.History = append(d.History, e)
-		}
-	}
+	// Receipts of a document's parts may come in any order across parts.
 	sort.SliceStable(d.History, func(i, j int) bool { return d.History[i].At.Before(d.History[j].At) })
 	return d, nil
 }

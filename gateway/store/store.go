@@ -475,18 +475,11 @@ var errNotFound = errs.New(errs.NotFound, "not_found", "no such declaration")
 // Get reads one declaration as sc may see it; one the scope may not see is
 // not found, never forbidden, so ids of other tenants reveal nothing.
 func (s *Store) Get(ctx context.Context, sc Scope, id string) (*Record, error) {
-	var hcmd *redis.MapStringStringCmd
-	var lcmd *redis.StringSliceCmd
-	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		hcmd = p.HGetAll(ctx, declKey(id))
-		lcmd = p.LRange(ctx, historyKey(id), 0, -1)
-		return nil
-	})
+	h, history, err := s.readWithHistory(ctx, sc, declKey(id), historyKey(id))
 	if err != nil {
-		return nil, unavailable(err)
+		return nil, err
 	}
-	h := hcmd.Val()
-	if h["tenant"] == "" || !sc.Sees(h["tenant"], h["agentCode"]) {
+	if h == nil {
 		return nil, errNotFound
 	}
 	r := &Record{
@@ -494,20 +487,40 @@ func (s *Store) Get(ctx context.Context, sc Scope, id string) (*Record, error) {
 		OrderNo: h["orderNo"], AgentCode: h["agentCode"], TradeMode: h["tradeMode"], Status: customs.Status(h["status"]),
 		VoyageNo: h["voyageNo"], BillNo: h["billNo"], IeDate: h["ieDate"],
 		Code: h["code"], ReturnInfo: h["returnInfo"], InvtNo: h["invtNo"], PreNo: h["preNo"],
-		AcceptedAt: parseStamp(h["acceptedAt"]), UpdatedAt: parseStamp(h["updatedAt"]),
-		History: make([]HistoryEntry, 0, len(lcmd.Val())),
+		AcceptedAt: parseStamp(h["acceptedAt"]), UpdatedAt: parseStamp(h["updatedAt"]), History: history,
 	}
 	if at := h["arrivedAt"]; at != "" {
 		t := parseStamp(at)
 		r.ArrivedAt = &t
 	}
 	r.Documents, r.EntryID = docStates(h), h["entryId"]
+	return r, nil
+}
+
+// readWithHistory reads a record's hash and its history in one round
+// trip, as sc may see it: nil when absent or not sc's.
+func (s *Store) readWithHistory(ctx context.Context, sc Scope, key, history string) (map[string]string, []HistoryEntry, error) {
+	var hcmd *redis.MapStringStringCmd
+	var lcmd *redis.StringSliceCmd
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		hcmd = p.HGetAll(ctx, key)
+		lcmd = p.LRange(ctx, history, 0, -1)
+		return nil
+	})
+	if err != nil {
+		return nil, nil, unavailable(err)
+	}
+	h := hcmd.Val()
+	if h["tenant"] == "" || !sc.Sees(h["tenant"], h["agentCode"]) {
+		return nil, nil, nil
+	}
+	entries := make([]HistoryEntry, 0, len(lcmd.Val()))
 	for _, raw := range lcmd.Val() {
 		if e, ok := decodeHistory(raw); ok {
-			r.History = append(r.History, e)
+			entries = append(entries, e)
 		}
 	}
-	return r, nil
+	return h, entries, nil
 }
 
 // Message is one business message sent or received about a declaration.

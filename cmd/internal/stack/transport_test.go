@@ -16,6 +16,18 @@ import (
 	"github.com/clearway/clearway/gateway/store"
 )
 
+// startExchange serves the simulated customs exchange over HTTP until the
+// test ends.
+func startExchange(t *testing.T, cfg sim.Config) (*sim.Customs, string) {
+	customs := sim.New(cfg)
+	exchange := sim.NewServer(customs, 2*time.Second)
+	ctx, cancel := context.WithCancel(context.Background())
+	go exchange.Run(ctx)
+	hs := httptest.NewServer(exchange.Handler())
+	t.Cleanup(func() { hs.Close(); cancel() })
+	return customs, hs.URL
+}
+
 // Over the http transport, with the simulated customs exchange in its own
 // server, an adapter stopped mid-run and replaced by a new one loses
 // nothing and declares nothing twice: the journal makes the new adapter
@@ -23,16 +35,9 @@ import (
 // takes once.
 func TestHTTPTransportLosesAndDuplicatesNothingAcrossAnAdapterRestart(t *testing.T) {
 	simCfg := sim.Config{Seed: 5, InspectionRate: 0.1, RejectionRate: 0.05, StepDelay: 200 * time.Millisecond}
-	customs := sim.New(simCfg)
-	exchange := sim.NewServer(customs, 2*time.Second)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go exchange.Run(ctx)
-	hs := httptest.NewServer(exchange.Handler())
-	defer hs.Close()
-
+	customs, url := startExchange(t, simCfg)
 	cfg, _ := testConfig(t, simCfg)
-	cfg.Transport, cfg.CustomsURL = "http", hs.URL
+	cfg.Transport, cfg.CustomsURL = "http", url
 	s, stopGateway := startParts(t, cfg, Parts{Gateway: true, Tracker: true})
 	defer stopGateway()
 	_, stopAdapter := startParts(t, cfg, Parts{Adapter: true})
@@ -91,20 +96,13 @@ func TestHTTPTransportLosesAndDuplicatesNothingAcrossAnAdapterRestart(t *testing
 // ever: it goes to the dead-letter topic with the reason, and each of its
 // declarations shows error with code 4 (sending to customs failed).
 func TestARefusedMessageIsDeadLetteredAndItsDeclarationsShowError(t *testing.T) {
-	customs := sim.New(sim.Config{Seed: 6, StepDelay: 10 * time.Millisecond})
-	exchange := sim.NewServer(customs, 2*time.Second)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go exchange.Run(ctx)
-	hs := httptest.NewServer(exchange.Handler())
-	defer hs.Close()
-	req, _ := http.NewRequest("PUT", hs.URL+"/sim/fault", strings.NewReader(`{"mode":"refuse"}`))
+	customs, url := startExchange(t, sim.Config{Seed: 6, StepDelay: 10 * time.Millisecond})
+	req, _ := http.NewRequest("PUT", url+"/sim/fault", strings.NewReader(`{"mode":"refuse"}`))
 	if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != 204 {
 		t.Fatalf("set the fault: %v %v", res, err)
 	}
-
 	cfg, env := testConfig(t, sim.Config{})
-	cfg.Transport, cfg.CustomsURL = "http", hs.URL
+	cfg.Transport, cfg.CustomsURL = "http", url
 	s, stop := startParts(t, cfg, All)
 	defer stop()
 	f := postFlight(t, s, 4, "REF", "MU5002")
