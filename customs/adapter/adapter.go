@@ -258,7 +258,6 @@ func (a *Adapter) sendAgain(ctx context.Context, guid string, ids []string) erro
 	return a.publishSent(ctx, guid, env.Data, all, ids, env.CreatTime)
 }
 
-
 // publishSent publishes that message guid (carrying all) went to customs,
 // and that each of submitted went in it; then the message's envelope is
 // no longer needed to send it again.

@@ -283,7 +283,6 @@ func (s *Customs) push(due time.Time, root string, r ceb.Return) {
 	heap.Push(&s.queue, pending{due: due, root: root, ret: r})
 }
 
-
 func returnTime(t time.Time) string {
 	return t.In(ceb.ChinaTime).Format("20060102150405") + fmt.Sprintf("%03d", t.Nanosecond()/1e6)
 }
