@@ -65,11 +65,6 @@ func New(kind Kind, code, format string, args ...any) *Error {
 	return &Error{Kind: kind, Code: code, Detail: fmt.Sprintf(format, args...)}
 }
 
-// Wrap keeps cause for the logs while showing the caller only code and detail.
-func Wrap(cause error, kind Kind, code, detail string) *Error {
-	return &Error{Kind: kind, Code: code, Detail: detail, Err: cause}
-}
-
 // As returns the *Error in err's chain, or nil.
 func As(err error) *Error {
 	var e *Error

@@ -45,9 +45,6 @@ func (s *Store) WithRetention(d time.Duration) *Store {
 	return s
 }
 
-// Ping reports whether Redis answers.
-func (s *Store) Ping(ctx context.Context) error { return s.rdb.Ping(ctx).Err() }
-
 // unavailable wraps a Redis failure for the caller.
 func unavailable(err error) error {
 	return &errs.Error{Kind: errs.Unavailable, Code: "redis_unavailable", Detail: "the status store is not answering; retry shortly", RetryAfter: 2, Err: err}
