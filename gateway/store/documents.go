@@ -173,9 +173,9 @@ func (s *Store) Park(ctx context.Context, key string, event []byte) error {
 	return unavailableOrNil(err)
 }
 
-// Parked are the events parked under key, oldest first; Unpark drops them
-// once they are applied (a crash in between applies them again, which
-// changes nothing).
+// Parked are the events parked under key, oldest first; Unpark drops the
+// first n once they are applied (a crash in between applies them again,
+// which changes nothing), keeping any parked again meanwhile.
 func (s *Store) Parked(ctx context.Context, key string) ([][]byte, error) {
 	vs, err := s.rdb.LRange(ctx, parkedKey(key), 0, -1).Result()
 	if err != nil {
@@ -188,8 +188,8 @@ func (s *Store) Parked(ctx context.Context, key string) ([][]byte, error) {
 	return out, nil
 }
 
-func (s *Store) Unpark(ctx context.Context, key string) error {
-	return unavailableOrNil(s.rdb.Del(ctx, parkedKey(key)).Err())
+func (s *Store) Unpark(ctx context.Context, key string, n int) error {
+	return unavailableOrNil(s.rdb.LTrim(ctx, parkedKey(key), int64(n), -1).Err())
 }
 
 func splitIDs(s string) []string {
@@ -215,9 +215,6 @@ type DocStep struct {
 	Identity   string // the receipt's identity: applied once
 	XML        string
 	IDs        []string // the declarations it is about
-	// A sent step names its part and message, whose early receipts may be
-	// parked under them.
-	PartGUID, MessageGUID string
 }
 
 // ApplyDocument applies a document step: to the document (when it has a

@@ -77,13 +77,16 @@ func (t *Tracker) HandleDeclarations(ctx context.Context, msgs []kafka.Message) 
 func (t *Tracker) HandleReceipts(ctx context.Context, msgs []kafka.Message) error {
 	var ts []store.Transition
 	var steps []store.DocStep
-	var invtIDs, invtNos []string
+	var invtIDs, invtNos, known []string
 	for _, m := range msgs {
 		e, err := bus.DecodeReceipt(m.Value)
 		var more []store.Transition
 		var moreSteps []store.DocStep
 		if err == nil {
 			more, moreSteps, err = t.convert(ctx, e, m.Value)
+		}
+		if errors.Is(err, errParked) {
+			continue
 		}
 		if errors.Is(err, errUnavailable) {
 			return err
@@ -95,7 +98,7 @@ func (t *Tracker) HandleReceipts(ctx context.Context, msgs []kafka.Message) erro
 			}
 			continue
 		}
-		ts, steps = append(ts, more...), append(steps, moreSteps...)
+		ts, steps, known = append(ts, more...), append(steps, moreSteps...), append(known, awaited(e)...)
 		if e.InvtNo != "" && e.DeclarationID != "" {
 			invtIDs, invtNos = append(invtIDs, e.DeclarationID), append(invtNos, e.InvtNo)
 		}
@@ -103,66 +106,83 @@ func (t *Tracker) HandleReceipts(ctx context.Context, msgs []kafka.Message) erro
 	if err := t.store.IndexInvtNo(ctx, invtIDs, invtNos); err != nil {
 		return err
 	}
-	if err := t.applyDocuments(ctx, steps, 0); err != nil {
-		return err
+	return t.apply(ctx, ts, steps, known, 0)
+}
+
+// awaited are the keys under which receipts that overtook e may be
+// parked: a sent event's message and part, a CEB702's sumNo.
+func awaited(e *bus.ReceiptEvent) []string {
+	switch {
+	case e.Kind == bus.KindSent:
+		return []string{e.MessageGUID, e.PartGUID}
+	case e.Kind == bus.KindDocument && e.PartGUID != "" && e.SumNo != "":
+		return []string{e.SumNo}
+	}
+	return nil
+}
+
+// apply applies document steps and status changes, publishes the changes,
+// then applies the receipts that were parked waiting for what this batch
+// made known (their own keys, one level further: a CEB792 parked for a
+// CEB702 that was itself parked for its part).
+func (t *Tracker) apply(ctx context.Context, ts []store.Transition, steps []store.DocStep, known []string, depth int) error {
+	for _, st := range steps {
+		if err := t.store.ApplyDocument(ctx, st); err != nil {
+			return err
+		}
 	}
 	applied, err := t.store.Apply(ctx, ts)
 	if err != nil {
 		return err
 	}
-	return t.publishChanges(ctx, applied)
-}
-
-// applyDocuments applies document steps, then the receipts that were
-// parked waiting for them: a part's, once its sent event is applied; a
-// CEB792's, once the CEB702 that gave its sumNo is.
-func (t *Tracker) applyDocuments(ctx context.Context, steps []store.DocStep, depth int) error {
-	for _, st := range steps {
-		if err := t.store.ApplyDocument(ctx, st); err != nil {
+	if err := t.publishChanges(ctx, applied); err != nil {
+		return err
+	}
+	for _, key := range known {
+		if key == "" || depth > 1 {
+			continue
+		}
+		parked, err := t.store.Parked(ctx, key)
+		if err != nil {
 			return err
 		}
-		for _, key := range []string{st.PartGUID, st.MessageGUID, st.SumNo} {
-			if key == "" || depth > 1 {
-				continue
+		if len(parked) == 0 {
+			continue
+		}
+		var moreTs []store.Transition
+		var moreSteps []store.DocStep
+		var moreKnown []string
+		for _, raw := range parked {
+			e, err := bus.DecodeReceipt(raw)
+			if err != nil {
+				continue // it decoded when it was parked
 			}
-			parked, err := t.store.Parked(ctx, key)
-			if err != nil || len(parked) == 0 {
-				return err
+			ts, steps, err := t.convert(ctx, e, raw)
+			if errors.Is(err, errParked) {
+				continue // still waiting: parked again, behind the ones read
 			}
-			var more []store.DocStep
-			var ts []store.Transition
-			for _, raw := range parked {
-				e, err := bus.DecodeReceipt(raw)
-				if err != nil {
-					continue // it decoded when it was parked
-				}
-				moreTs, moreSteps, err := t.convert(ctx, e, raw)
-				if err != nil {
-					return err
-				}
-				ts, more = append(ts, moreTs...), append(more, moreSteps...)
-			}
-			if err := t.applyDocuments(ctx, more, depth+1); err != nil {
-				return err
-			}
-			applied, err := t.store.Apply(ctx, ts)
 			if err != nil {
 				return err
 			}
-			if err := t.publishChanges(ctx, applied); err != nil {
-				return err
-			}
-			if err := t.store.Unpark(ctx, key); err != nil {
-				return err
-			}
+			moreTs, moreSteps, moreKnown = append(moreTs, ts...), append(moreSteps, steps...), append(moreKnown, awaited(e)...)
+		}
+		if err := t.apply(ctx, moreTs, moreSteps, moreKnown, depth+1); err != nil {
+			return err
+		}
+		if err := t.store.Unpark(ctx, key, len(parked)); err != nil { // a crash before this applies them again: no change
+			return err
 		}
 	}
 	return nil
 }
 
 // errUnavailable marks a failure of the store while converting: the batch
-// is retried, never dead-lettered.
-var errUnavailable = errors.New("tracker: store unavailable")
+// is retried, never dead-lettered. errParked: the event waits in Redis for
+// what it is about.
+var (
+	errUnavailable = errors.New("tracker: store unavailable")
+	errParked      = errors.New("tracker: parked until what it is about arrives")
+)
 
 // convert turns one event into what it does to declarations and
 // documents, keeping a sent message first and looking up the declarations
@@ -183,7 +203,7 @@ func (t *Tracker) convert(ctx context.Context, e *bus.ReceiptEvent, raw []byte) 
 			return nil, nil, nil
 		}
 		return nil, []store.DocStep{{DocumentID: e.DocumentID, Kind: e.DocumentKind, Status: customs.Submitted, Rank: customs.RankSubmitted,
-			At: e.At, Source: e.MessageType, Identity: "sent:" + e.MessageGUID, IDs: e.DeclarationIDs, PartGUID: e.PartGUID, MessageGUID: e.MessageGUID}}, nil
+			At: e.At, Source: e.MessageType, Identity: "sent:" + e.MessageGUID, IDs: e.DeclarationIDs}}, nil
 	case bus.KindDocument:
 		part, ok, err := t.store.PartOf(ctx, e.PartGUID)
 		if e.PartGUID == "" {
@@ -222,13 +242,12 @@ func (t *Tracker) convert(ctx context.Context, e *bus.ReceiptEvent, raw []byte) 
 	return store.FromReceipt(e)
 }
 
-// park keeps an event until what it is about is applied; nothing more to
-// do with it now.
+// park keeps an event until what it is about is applied.
 func (t *Tracker) park(ctx context.Context, key string, raw []byte) error {
 	if err := t.store.Park(ctx, key, raw); err != nil {
 		return fmt.Errorf("%w: %w", errUnavailable, err)
 	}
-	return nil
+	return errParked
 }
 
 // deadLetter sets aside what cannot be processed. A rebuild replays
