@@ -306,8 +306,13 @@ func (a *Adapter) sendDocument(ctx context.Context, d *customs.Document) error {
 	msgType := d.Kind.MessageType()
 	now := a.now()
 	rendered, err := ceb.RenderDocuments(guid, []customs.Document{*d}, a.cfg.Sender, now)
-	if err != nil {
-		return fmt.Errorf("adapter: render %s %s: %w", msgType, d.ID, err)
+	if err != nil { // the gateway checked it, so this is a bug: set it aside rather than retry it for ever
+		a.log.Error("a document cannot be rendered; dead-lettered", "document", d.ID, "part", d.MsgSeqNo, "err", err)
+		m, mErr := bus.DocumentMessage(d)
+		if mErr != nil {
+			return mErr
+		}
+		return bus.DeadLetter(ctx, a.writer, fmt.Sprintf("render %s: %v", msgType, err), m)
 	}
 	env, xml, err := a.seal(guid, msgType, rendered, now)
 	if err != nil {
