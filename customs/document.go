@@ -221,9 +221,13 @@ func CheckDocument(d *Document) []errs.FieldError {
 	if d.Kind != DocCancel && len(d.Parcels) == 0 {
 		c.fail("parcels", CodeRequired, "the %s lists no parcel", d.Kind)
 	}
+	bagLength := 37 // totalPackageNo: 60 in CEB607's WayBillList, 37 elsewhere
+	if d.Kind == DocConsolidation {
+		bagLength = 60
+	}
 	for i, p := range d.Parcels {
 		c.prefix = "parcels[" + strconv.Itoa(i) + "]."
-		c.text("totalPackageNo", p.TotalPackageNo, false, 37)
+		c.text("totalPackageNo", p.TotalPackageNo, false, bagLength)
 		if d.Kind == DocSummary && p.InvtNo == "" {
 			c.fail("invtNo", CodeRequired, "a summarised inventory needs its customs number")
 		}
