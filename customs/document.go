@@ -91,6 +91,14 @@ type Document struct {
 	MsgSeqNo int `json:"msgSeqNo"`
 	MsgCount int `json:"msgCount"`
 
+	// Of the whole document, carried by every part so the store can be
+	// rebuilt from any: when it was accepted, how many parcels it lists,
+	// and a digest of what it says (the same document posted again has the
+	// same digest; a different one under its copNo does not).
+	AcceptedAt  time.Time `json:"acceptedAt"`
+	ParcelCount int       `json:"parcelCount"`
+	Digest      string    `json:"digest,omitempty"`
+
 	Parcels []DocParcel `json:"parcels,omitempty"`
 
 	// HeadGUID is the head's guid of a document read from a message (the

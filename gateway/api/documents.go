@@ -39,7 +39,7 @@ type DocumentReceipt struct {
 // clearway.documents.v1 and answers 202 once Kafka has them all.
 // Posting the same document again sends nothing new: its parts carry the
 // same guids, which customs takes once.
-func (s *Server) sendDocuments(c echo.Context, docs []*customs.Document, agentCode string, extra map[string]any) error {
+func (s *Server) sendDocuments(c echo.Context, docs []*customs.Document, extra map[string]any) error {
 	ctx := c.Request().Context()
 	var msgs []kafka.Message
 	receipts := make([]DocumentReceipt, len(docs))
@@ -47,11 +47,12 @@ func (s *Server) sendDocuments(c echo.Context, docs []*customs.Document, agentCo
 		if fields := customs.CheckDocument(d); len(fields) > 0 {
 			return &errs.Error{Kind: errs.Unprocessable, Code: "invalid_document", Detail: "the " + string(d.Kind) + " breaks the customs rules named in fields", Fields: fields}
 		}
+		body, _ := json.Marshal(d) // before the whole-document fields: a repost digests the same
+		sum := sha256.Sum256(body)
+		d.Digest, d.AcceptedAt, d.ParcelCount = hex.EncodeToString(sum[:16]), time.Now().UTC(), len(d.Parcels)
 		parts := d.Parts()
 		d.MsgCount = len(parts)
-		body, _ := json.Marshal(d)
-		sum := sha256.Sum256(body)
-		if err := s.store.CreateDocument(ctx, d, agentCode, hex.EncodeToString(sum[:16]), time.Now()); err != nil {
+		if err := s.store.CreateDocument(ctx, d); err != nil {
 			return err
 		}
 		for j := range parts {
@@ -144,7 +145,7 @@ func (s *Server) postConsolidation(c echo.Context) error {
 	for i, p := range found {
 		d.Parcels = append(d.Parcels, customs.DocParcel{DeclarationID: p.ID, LogisticsNo: p.LogisticsNo, TotalPackageNo: req.Parcels[i].TotalPackageNo, InvtNo: p.InvtNo})
 	}
-	return s.sendDocuments(c, []*customs.Document{d}, d.AgentCode, nil)
+	return s.sendDocuments(c, []*customs.Document{d}, nil)
 }
 
 // parcelsByLogisticsNo finds the courier's declarations of logisticsNos,
@@ -247,7 +248,7 @@ func (s *Server) postDeparture(c echo.Context) error {
 		doc.TrafMode, doc.TrafName, doc.VoyageNo, doc.Note = cmp.Or(req.TrafMode, "5"), req.TrafName, req.VoyageNo, req.Note
 		doc.LeaveTime = req.LeaveTime.In(ceb.ChinaTime).Format("20060102150405")
 	})
-	return s.sendDocuments(c, docs, "", map[string]any{"voyageNo": req.VoyageNo, "date": req.Date, "leaving": len(leaving), "notReleased": len(parcels) - len(leaving)})
+	return s.sendDocuments(c, docs, map[string]any{"voyageNo": req.VoyageNo, "date": req.Date, "leaving": len(leaving), "notReleased": len(parcels) - len(leaving)})
 }
 
 // flightParcels are the parcels on a flight the scope may see.
@@ -300,7 +301,7 @@ func (s *Server) postCancel(c echo.Context) error {
 		Reason: req.Reason, AgentCode: p.AgentCode, AgentName: p.AgentName, EbcCode: p.EbcCode, EbcName: p.EbcName, Note: req.Note,
 		Parcels: []customs.DocParcel{{DeclarationID: p.ID, LogisticsNo: p.LogisticsNo, InvtNo: p.InvtNo}}}
 	d.ID = customs.DocumentID(d.Kind, d.Tenant, d.CopNo)
-	return s.sendDocuments(c, []*customs.Document{d}, p.AgentCode, nil)
+	return s.sendDocuments(c, []*customs.Document{d}, nil)
 }
 
 // summaryRequest: one seller's released B-flag inventories of a period,
@@ -364,5 +365,5 @@ func (s *Server) postSummary(c echo.Context) error {
 	for _, p := range chosen {
 		d.Parcels = append(d.Parcels, customs.DocParcel{DeclarationID: p.ID, LogisticsNo: p.LogisticsNo, InvtNo: p.InvtNo})
 	}
-	return s.sendDocuments(c, []*customs.Document{d}, sc.Tenant, nil)
+	return s.sendDocuments(c, []*customs.Document{d}, nil)
 }

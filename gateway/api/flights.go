@@ -133,5 +133,5 @@ func (s *Server) postArrival(c echo.Context) error {
 		return &errs.Error{Kind: errs.Unavailable, Code: "kafka_unavailable", RetryAfter: 5, Err: err,
 			Detail: "the arrival was not recorded; retry it (recording it twice changes nothing)"}
 	}
-	return s.sendDocuments(c, docs, "", map[string]any{"voyageNo": req.VoyageNo, "date": req.Date, "arrivedAt": at.UTC(), "parcels": len(parcels)})
+	return s.sendDocuments(c, docs, map[string]any{"voyageNo": req.VoyageNo, "date": req.Date, "arrivedAt": at.UTC(), "parcels": len(parcels)})
 }

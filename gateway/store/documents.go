@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -46,20 +45,21 @@ type Document struct {
 	History     []HistoryEntry `json:"history"`
 }
 
-// CreateDocument records a document the gateway accepted, before any part
-// is sent: GET answers for it at once with status accepted. sum is a
-// digest of what it says: posting the same document again changes
-// nothing, and a different document under the same copNo is a conflict
-// (customs would take the first and never see the second).
-func (s *Store) CreateDocument(ctx context.Context, d *customs.Document, agentCode, sum string, at time.Time) error {
+// CreateDocument records a document the gateway accepted (or any part of
+// it, as a rebuild reads them from Kafka), before any part is sent: GET
+// answers for it at once with status accepted. Its digest tells a repost,
+// which changes nothing, from a different document under the same copNo,
+// a conflict (customs would take the first and never see the second).
+func (s *Store) CreateDocument(ctx context.Context, d *customs.Document) error {
 	k := docKey(d.ID)
 	var prior *redis.StringCmd
 	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.HSetNX(ctx, k, "sum", sum)
-		prior = p.HGet(ctx, k, "sum")
+		p.HSetNX(ctx, k, "digest", d.Digest)
+		prior = p.HGet(ctx, k, "digest")
 		p.HSetNX(ctx, k, "rank", customs.RankAccepted)
-		for f, v := range map[string]any{"kind": string(d.Kind), "messageType": d.Kind.MessageType(), "tenant": d.Tenant, "agentCode": agentCode,
-			"copNo": d.CopNo, "parts": max(1, d.MsgCount), "parcels": len(d.Parcels), "status": string(customs.Accepted), "createdAt": stamp(at), "updatedAt": stamp(at)} {
+		for f, v := range map[string]any{"kind": string(d.Kind), "messageType": d.Kind.MessageType(), "tenant": d.Tenant, "agentCode": d.AgentCode,
+			"copNo": d.CopNo, "parts": max(1, d.MsgCount), "parcels": d.ParcelCount, "status": string(customs.Accepted),
+			"createdAt": stamp(d.AcceptedAt), "updatedAt": stamp(d.AcceptedAt)} {
 			p.HSetNX(ctx, k, f, v)
 		}
 		p.Expire(ctx, k, s.indexTTL())
@@ -68,7 +68,7 @@ func (s *Store) CreateDocument(ctx context.Context, d *customs.Document, agentCo
 	if err != nil {
 		return unavailable(err)
 	}
-	if prior.Val() != sum {
+	if prior.Val() != d.Digest {
 		return errs.New(errs.Conflict, "copno_taken", "a different %s was already sent as copNo %s; give this one its own copNo", d.Kind, d.CopNo)
 	}
 	return nil
@@ -297,8 +297,6 @@ func (s *Store) GetDocument(ctx context.Context, sc Scope, id string) (*Document
 		CreatedAt: parseStamp(h["createdAt"]), UpdatedAt: parseStamp(h["updatedAt"]), History: history}
 	fmt.Sscan(h["parts"], &d.Parts)
 	fmt.Sscan(h["parcels"], &d.Parcels)
-	// Receipts of a document's parts may come in any order across parts.
-	sort.SliceStable(d.History, func(i, j int) bool { return d.History[i].At.Before(d.History[j].At) })
 	return d, nil
 }
 

@@ -517,6 +517,10 @@ func (s *Store) readWithHistory(ctx context.Context, sc Scope, key, history stri
 			entries = append(entries, e)
 		}
 	}
+	// In time order: a declaration's own steps are already, but the steps
+	// of the documents about it come from other partitions, in an order a
+	// rebuild need not repeat.
+	sort.SliceStable(entries, func(i, j int) bool { return entries[i].At.Before(entries[j].At) })
 	return h, entries, nil
 }
 

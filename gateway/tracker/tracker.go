@@ -14,6 +14,7 @@ import (
 
 	"github.com/clearway/clearway/customs"
 	"github.com/clearway/clearway/customs/bus"
+	"github.com/clearway/clearway/customs/errs"
 	"github.com/clearway/clearway/gateway/store"
 	"github.com/segmentio/kafka-go"
 )
@@ -69,6 +70,21 @@ func (t *Tracker) HandleDeclarations(ctx context.Context, msgs []kafka.Message) 
 		return err
 	}
 	return t.store.CreateMissing(ctx, decls)
+}
+
+// RecordDocuments records the documents of a rebuild, from their parts on
+// clearway.documents.v1 (the gateway records each when it accepts it).
+func (t *Tracker) RecordDocuments(ctx context.Context, msgs []kafka.Message) error {
+	docs, poison := bus.DecodeEach(msgs, bus.DecodeDocument, "document", t.log)
+	if err := t.deadLetter(ctx, "undecodable document", poison...); err != nil {
+		return err
+	}
+	for _, d := range docs {
+		if err := t.store.CreateDocument(ctx, d); err != nil && !errs.IsKind(err, errs.Conflict) {
+			return err
+		}
+	}
+	return nil
 }
 
 // HandleReceipts applies sent and receipt events, each as one atomic
@@ -291,9 +307,9 @@ func (t *Tracker) publishChanges(ctx context.Context, applied []store.Applied) e
 	return t.writer.WriteMessages(ctx, msgs...)
 }
 
-// Rebuild replays clearway.declarations.v1, then clearway.receipts.v1,
-// from their first offsets up to where they ended when it started, into
-// the store. Applied to an empty Redis it reaches the state the tracker
+// Rebuild replays clearway.declarations.v1, clearway.documents.v1, then
+// clearway.receipts.v1, from their first offsets up to where they ended
+// when it started, into the store. Applied to an empty Redis it reaches the state the tracker
 // built live: every event about a declaration sits in its partition in the
 // order it was applied, and every step is idempotent. progress is told how
 // far each topic has come.
@@ -303,7 +319,7 @@ func (t *Tracker) Rebuild(ctx context.Context, cfg bus.Config, progress func(top
 	for _, step := range []struct {
 		topic  string
 		handle bus.Handler
-	}{{bus.TopicDeclarations, t.HandleDeclarations}, {bus.TopicReceipts, t.HandleReceipts}} {
+	}{{bus.TopicDeclarations, t.HandleDeclarations}, {bus.TopicDocuments, t.RecordDocuments}, {bus.TopicReceipts, t.HandleReceipts}} {
 		if err := replayTopic(ctx, cfg, step.topic, step.handle, progress); err != nil {
 			return fmt.Errorf("rebuild %s: %w", step.topic, err)
 		}

@@ -56,10 +56,10 @@ func TestDocumentReceiptsThatOvertookTheirMessageAreAppliedWhenItArrives(t *test
 	if err := s.Create(ctx, decls); err != nil {
 		t.Fatal(err)
 	}
-	summary := &customs.Document{Kind: customs.DocSummary, ID: "sum-1", Tenant: sample.AgentCode, CopNo: "S1", MsgSeqNo: 1, MsgCount: 1}
-	arrival := &customs.Document{Kind: customs.DocArrival, ID: "arr-1", Tenant: "JJN", CopNo: "A1", MsgSeqNo: 1, MsgCount: 1}
+	summary := &customs.Document{Kind: customs.DocSummary, ID: "sum-1", Tenant: sample.AgentCode, AgentCode: sample.AgentCode, CopNo: "S1", MsgSeqNo: 1, MsgCount: 1, AcceptedAt: now}
+	arrival := &customs.Document{Kind: customs.DocArrival, ID: "arr-1", Tenant: "JJN", CopNo: "A1", MsgSeqNo: 1, MsgCount: 1, AcceptedAt: now}
 	for _, d := range []*customs.Document{summary, arrival} {
-		if err := s.CreateDocument(ctx, d, sample.AgentCode, "sum", now); err != nil {
+		if err := s.CreateDocument(ctx, d); err != nil {
 			t.Fatal(err)
 		}
 	}
