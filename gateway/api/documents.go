@@ -47,8 +47,7 @@ func (s *Server) sendDocuments(c echo.Context, docs []*customs.Document, extra m
 		if fields := customs.CheckDocument(d); len(fields) > 0 {
 			return &errs.Error{Kind: errs.Unprocessable, Code: "invalid_document", Detail: "the " + string(d.Kind) + " breaks the customs rules named in fields", Fields: fields}
 		}
-		body, _ := json.Marshal(d) // before the whole-document fields: a repost digests the same
-		sum := sha256.Sum256(body)
+		sum := digest(d)
 		d.Digest, d.AcceptedAt, d.ParcelCount = hex.EncodeToString(sum[:16]), time.Now().UTC(), len(d.Parcels)
 		parts := d.Parts()
 		d.MsgCount = len(parts)
@@ -80,6 +79,19 @@ func (s *Server) sendDocuments(c echo.Context, docs []*customs.Document, extra m
 		out[k] = v
 	}
 	return c.JSON(http.StatusAccepted, out)
+}
+
+// digest is what a document says as its sender said it: its parcels'
+// customs numbers (invtNo), which arrive meanwhile, left out, so posting it
+// again digests the same.
+func digest(d *customs.Document) [sha256.Size]byte {
+	said := *d
+	said.Parcels = slices.Clone(d.Parcels)
+	for i := range said.Parcels {
+		said.Parcels[i].InvtNo = ""
+	}
+	body, _ := json.Marshal(said)
+	return sha256.Sum256(body)
 }
 
 // getDocument answers where a document stands with customs.
@@ -183,28 +195,38 @@ func (s *Server) parcelsByLogisticsNo(ctx context.Context, sc store.Scope, nos [
 
 // groupByWaybill splits a flight's parcels into one document per courier
 // and master air waybill, as CEB507 and CEB509 heads carry one of each.
-func groupByWaybill(kind customs.DocKind, tenant string, parcels []store.Parcel, head func(d *customs.Document, first store.Parcel)) []*customs.Document {
+// Each one's copNo is its kind's letter, the date, and a digest of the
+// flight, courier, waybill and parcels: the same request names the same
+// document, and one made after more parcels joined the flight a new one.
+func groupByWaybill(kind customs.DocKind, letter, date, voyageNo, tenant string, parcels []store.Parcel, head func(d *customs.Document)) []*customs.Document {
 	byKey := map[string]*customs.Document{}
 	var docs []*customs.Document
 	for _, p := range parcels {
 		key := p.LogisticsCode + "\x00" + p.BillNo
 		d, ok := byKey[key]
 		if !ok {
-			d = &customs.Document{Kind: kind, Tenant: tenant, LogisticsCode: p.LogisticsCode, LogisticsName: p.LogisticsName, BillNo: p.BillNo, CustomsCode: p.CustomsCode}
-			head(d, p)
-			d.ID = customs.DocumentID(kind, tenant, d.CopNo)
+			d = &customs.Document{Kind: kind, Tenant: tenant, LogisticsCode: p.LogisticsCode, LogisticsName: p.LogisticsName, BillNo: p.BillNo,
+				CustomsCode: p.CustomsCode, VoyageNo: voyageNo}
+			head(d)
 			byKey[key] = d
 			docs = append(docs, d)
 		}
 		d.Parcels = append(d.Parcels, customs.DocParcel{DeclarationID: p.ID, LogisticsNo: p.LogisticsNo, InvtNo: p.InvtNo})
 	}
+	for _, d := range docs {
+		named := []string{voyageNo, d.LogisticsCode, d.BillNo}
+		for _, p := range d.Parcels {
+			named = append(named, p.DeclarationID)
+		}
+		d.CopNo = digestCopNo(letter, date, named...)
+		d.ID = customs.DocumentID(kind, tenant, d.CopNo)
+	}
 	return docs
 }
 
-// flightCopNo is the copNo of a flight document: its kind's letter, the
-// date, and a digest of the flight, courier and master waybill, so the same
-// request names the same document. At most 30 characters.
-func flightCopNo(letter, date string, parts ...string) string {
+// digestCopNo is a copNo Clearway makes: a letter, a date and a digest of
+// what names the document. At most 30 characters.
+func digestCopNo(letter, date string, parts ...string) string {
 	sum := sha256.Sum256([]byte(strings.Join(parts, "\x00")))
 	return letter + date + strings.ToUpper(hex.EncodeToString(sum[:6]))
 }
@@ -243,9 +265,8 @@ func (s *Server) postDeparture(c echo.Context) error {
 		return errs.New(errs.Unprocessable, "nothing_released", "none of your %d parcels on flight %s of %s is released; customs clears only released parcels on departure", len(parcels), req.VoyageNo, req.Date)
 	}
 	date := d.Format("20060102")
-	docs := groupByWaybill(customs.DocDeparture, sc.Tenant, leaving, func(doc *customs.Document, p store.Parcel) {
-		doc.CopNo = flightCopNo("D", date, req.VoyageNo, p.LogisticsCode, p.BillNo)
-		doc.TrafMode, doc.TrafName, doc.VoyageNo, doc.Note = cmp.Or(req.TrafMode, "5"), req.TrafName, req.VoyageNo, req.Note
+	docs := groupByWaybill(customs.DocDeparture, "D", date, req.VoyageNo, sc.Tenant, leaving, func(doc *customs.Document) {
+		doc.TrafMode, doc.TrafName, doc.Note = cmp.Or(req.TrafMode, "5"), req.TrafName, req.Note
 		doc.LeaveTime = req.LeaveTime.In(ceb.ChinaTime).Format("20060102150405")
 	})
 	return s.sendDocuments(c, docs, map[string]any{"voyageNo": req.VoyageNo, "date": req.Date, "leaving": len(leaving), "notReleased": len(parcels) - len(leaving)})
@@ -356,8 +377,12 @@ func (s *Server) postSummary(c echo.Context) error {
 		return invalidField("customsCode", "the customs office to summarise for: this seller's inventories of the period were declared at several")
 	}
 	first := chosen[0]
+	named := []string{req.EbcCode, req.To, first.CustomsCode}
+	for _, p := range chosen {
+		named = append(named, p.ID)
+	}
 	d := &customs.Document{Kind: customs.DocSummary, Tenant: sc.Tenant,
-		CopNo:       cmp.Or(req.CopNo, flightCopNo("S", from.Format("20060102"), req.EbcCode, req.To, first.CustomsCode)),
+		CopNo:       cmp.Or(req.CopNo, digestCopNo("S", from.Format("20060102"), named...)),
 		CustomsCode: first.CustomsCode, AgentCode: sc.Tenant, AgentName: first.AgentName, EbcCode: req.EbcCode, EbcName: first.EbcName,
 		DeclAgentCode: req.DeclAgentCode, DeclAgentName: req.DeclAgentName, LoctNo: req.LoctNo, SummaryFlag: "1",
 		ItemNameFlag: cmp.Or(req.ItemNameFlag, "1"), Note: req.Note}

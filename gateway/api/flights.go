@@ -11,7 +11,6 @@ import (
 	"github.com/clearway/clearway/customs/bus"
 	"github.com/clearway/clearway/customs/ceb"
 	"github.com/clearway/clearway/customs/errs"
-	"github.com/clearway/clearway/gateway/store"
 	"github.com/labstack/echo/v4"
 	"github.com/segmentio/kafka-go"
 )
@@ -111,10 +110,9 @@ func (s *Server) postArrival(c echo.Context) error {
 		return err
 	}
 	date := d.Format("20060102")
-	docs := groupByWaybill(customs.DocArrival, sc.Tenant, parcels, func(doc *customs.Document, p store.Parcel) {
-		doc.CopNo = flightCopNo("A", date, req.VoyageNo, p.LogisticsCode, p.BillNo)
+	docs := groupByWaybill(customs.DocArrival, "A", date, req.VoyageNo, sc.Tenant, parcels, func(doc *customs.Document) {
 		doc.OperatorCode, doc.OperatorName, doc.LoctNo, doc.DomesticTrafNo = req.OperatorCode, req.OperatorName, req.LoctNo, req.DomesticTrafNo
-		doc.TrafMode, doc.VoyageNo, doc.Note = "5", req.VoyageNo, req.Note
+		doc.TrafMode, doc.Note = "5", req.Note
 	})
 	for _, doc := range docs { // the request's own fields, checked before anything is recorded
 		if fields := customs.CheckDocument(doc); len(fields) > 0 {

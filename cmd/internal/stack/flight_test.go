@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -151,8 +152,9 @@ func TestAFlightFromManifestToClearanceAndSummary(t *testing.T) {
 	if code := call(t, "POST", s.URL+"/v1/consolidations", courierKey, mustJSON(cons), nil); code != 202 {
 		t.Fatalf("POST the same consolidation again: %d, want 202 (nothing new)", code)
 	}
-	cons["grossWeight"] = "99"
-	if code := call(t, "POST", s.URL+"/v1/consolidations", courierKey, mustJSON(cons), nil); code != 409 {
+	changed := maps.Clone(cons)
+	changed["grossWeight"] = "99"
+	if code := call(t, "POST", s.URL+"/v1/consolidations", courierKey, mustJSON(changed), nil); code != 409 {
 		t.Fatalf("a different consolidation under the same copNo: %d, want 409", code)
 	}
 	if d := waitDocument(t, s, courierKey, consolidation.DocumentID); d.Parcels != bound || d.MessageType != "CEB607Message" {
@@ -176,6 +178,10 @@ func TestAFlightFromManifestToClearanceAndSummary(t *testing.T) {
 		want[id] = f.logisticsNo[id]
 	}
 	waitFinal(t, s, want)
+	var again struct{ DocumentID string }
+	if code := call(t, "POST", s.URL+"/v1/consolidations", courierKey, mustJSON(cons), &again); code != 202 || again.DocumentID != consolidation.DocumentID {
+		t.Fatalf("the same consolidation posted once customs numbered its parcels: %d %s, want 202 and the same document", code, again.DocumentID)
+	}
 	var released []string
 	for _, id := range f.ids {
 		if r := record(t, s, id); r.Status == customs.Released {
