@@ -181,10 +181,27 @@ func (a *Adapter) declare(ctx context.Context, decls []*customs.Declaration) err
 	if err := a.journal.Record(ctx, guid, ids, envelopes...); err != nil {
 		return err
 	}
-	if err := a.send(ctx, envelopes); err != nil {
-		return a.refusedOr(ctx, err, guid, ids, fmt.Sprintf("send CEB603 %s (%d inventories)", guid, len(decls)), env)
+	return a.sendAndTell(ctx, guid, xml, ids, ids, now, envelopes, fmt.Sprintf("send CEB603 %s (%d inventories)", guid, len(decls)))
+}
+
+// sendAndTell publishes that message guid (carrying all) goes to customs
+// and that each of submitted goes in it, then sends its envelopes; once
+// they are sent, the journal no longer needs them to send again. The
+// events go first, so on their partitions they precede every receipt
+// customs returns, however fast it answers; if the send fails, the batch
+// is retried and they are published again, which the tracker takes once.
+func (a *Adapter) sendAndTell(ctx context.Context, guid string, xml []byte, all, submitted []string, at time.Time, envelopes [][]byte, what string) error {
+	events := []*bus.ReceiptEvent{{Kind: bus.KindSent, MessageType: "CEB603Message", MessageGUID: guid, DeclarationIDs: all, XML: string(xml), At: at}}
+	for _, id := range submitted {
+		events = append(events, &bus.ReceiptEvent{Kind: bus.KindSubmitted, MessageType: "CEB603Message", MessageGUID: guid, DeclarationID: id, At: at})
 	}
-	return a.publishSent(ctx, guid, xml, ids, ids, now)
+	if err := a.publish(ctx, events); err != nil {
+		return fmt.Errorf("adapter: publish sent %s: %w", guid, err)
+	}
+	if err := a.send(ctx, envelopes); err != nil {
+		return a.refusedOr(ctx, err, guid, all, what, envelopes[len(envelopes)-1])
+	}
+	return a.journal.Delivered(ctx, guid)
 }
 
 // seal signs a business message and puts it in its DXP envelope, whose
@@ -251,25 +268,8 @@ func (a *Adapter) sendAgain(ctx context.Context, guid string, ids []string) erro
 	for i, inv := range invs {
 		all[i] = customs.DeclarationID(inv.Head.AgentCode, inv.Head.CopNo)
 	}
-	if err := a.send(ctx, envelopes); err != nil {
-		return a.refusedOr(ctx, err, guid, all, fmt.Sprintf("send CEB603 %s again", guid), envelopes[len(envelopes)-1])
-	}
 	a.log.Info("message sent again after a redelivery", "guid", guid, "declarations", len(ids))
-	return a.publishSent(ctx, guid, env.Data, all, ids, env.CreatTime)
-}
-
-// publishSent publishes that message guid (carrying all) went to customs,
-// and that each of submitted went in it; then the message's envelope is
-// no longer needed to send it again.
-func (a *Adapter) publishSent(ctx context.Context, guid string, xml []byte, all, submitted []string, at time.Time) error {
-	events := []*bus.ReceiptEvent{{Kind: bus.KindSent, MessageType: "CEB603Message", MessageGUID: guid, DeclarationIDs: all, XML: string(xml), At: at}}
-	for _, id := range submitted {
-		events = append(events, &bus.ReceiptEvent{Kind: bus.KindSubmitted, MessageType: "CEB603Message", MessageGUID: guid, DeclarationID: id, At: at})
-	}
-	if err := a.publish(ctx, events); err != nil {
-		return fmt.Errorf("adapter: publish sent %s: %w", guid, err)
-	}
-	return a.journal.Delivered(ctx, guid)
+	return a.sendAndTell(ctx, guid, env.Data, all, ids, env.CreatTime, envelopes, fmt.Sprintf("send CEB603 %s again", guid))
 }
 
 func (a *Adapter) publish(ctx context.Context, events []*bus.ReceiptEvent) error {

@@ -77,8 +77,8 @@ func (s *Store) CreateDocument(ctx context.Context, d *customs.Document) error {
 // SaveSending keeps what a sent event says: the message itself, which
 // declarations or which document part it carried (so a CEB900 about it
 // names them), and a document part's declarations (so its receipts do).
-func (s *Store) SaveSending(ctx context.Context, e *bus.ReceiptEvent) error {
-	if err := s.SaveSentMessage(ctx, e.MessageGUID, e.XML); err != nil {
+func (s *Store) SaveSending(ctx context.Context, e *bus.ReceiptEvent, at *Position) error {
+	if err := s.SaveSentMessage(ctx, e.MessageGUID, e.XML, at); err != nil {
 		return err
 	}
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
@@ -160,14 +160,25 @@ func (s *Store) SummaryOf(ctx context.Context, sumNo string) (Part, bool, error)
 
 func parkedKey(key string) string { return "pk:{" + key + "}" }
 
+// Parked is an event that arrived before what it is about, and where it
+// sits in Kafka.
+type Parked struct {
+	At    Position        `json:"at"`
+	Event json.RawMessage `json:"event"`
+}
+
 // Park keeps a receipt event that arrived before what it is about (a
 // document part's receipt before its sent event, a CEB792 before the
 // CEB702 that gave its sumNo, which sit on other partitions), to be
 // applied once that arrives. Kept as long as the indexes.
-func (s *Store) Park(ctx context.Context, key string, event []byte) error {
-	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		p.RPush(ctx, parkedKey(key), event)
-		p.Expire(ctx, parkedKey(key), s.indexTTL())
+func (s *Store) Park(ctx context.Context, key string, p Parked) error {
+	b, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	_, err = s.rdb.Pipelined(ctx, func(pl redis.Pipeliner) error {
+		pl.RPush(ctx, parkedKey(key), b)
+		pl.Expire(ctx, parkedKey(key), s.indexTTL())
 		return nil
 	})
 	return unavailableOrNil(err)
@@ -176,14 +187,17 @@ func (s *Store) Park(ctx context.Context, key string, event []byte) error {
 // Parked are the events parked under key, oldest first; Unpark drops the
 // first n once they are applied (a crash in between applies them again,
 // which changes nothing), keeping any parked again meanwhile.
-func (s *Store) Parked(ctx context.Context, key string) ([][]byte, error) {
+func (s *Store) Parked(ctx context.Context, key string) ([]Parked, error) {
 	vs, err := s.rdb.LRange(ctx, parkedKey(key), 0, -1).Result()
 	if err != nil {
 		return nil, unavailable(err)
 	}
-	out := make([][]byte, len(vs))
-	for i, v := range vs {
-		out[i] = []byte(v)
+	out := make([]Parked, 0, len(vs))
+	for _, v := range vs {
+		var p Parked
+		if json.Unmarshal([]byte(v), &p) == nil {
+			out = append(out, p)
+		}
 	}
 	return out, nil
 }
@@ -213,7 +227,7 @@ type DocStep struct {
 	At         time.Time
 	Source     string // the message type that caused it
 	Identity   string // the receipt's identity: applied once
-	XML        string
+	Message    []byte // the receipt as kept (Message JSON)
 	IDs        []string // the declarations it is about
 }
 
@@ -223,7 +237,10 @@ type DocStep struct {
 // moves only to a higher rank, as a declaration's does.
 func (s *Store) ApplyDocument(ctx context.Context, st DocStep) error {
 	entry := HistoryEntry{Status: st.Status, Code: st.Code, Info: st.ReturnInfo, At: st.At, Source: st.Source}.encode()
-	msg, _ := json.Marshal(Message{Direction: "received", MessageType: st.Source, Code: st.Code, At: st.At, XML: st.XML})
+	msg := st.Message
+	if msg == nil {
+		msg, _ = json.Marshal(Message{Direction: "sent", MessageType: st.Source, At: st.At})
+	}
 	return s.withScripts(ctx, func() error {
 		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 			if st.DocumentID != "" {

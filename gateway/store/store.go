@@ -25,6 +25,23 @@ type Store struct {
 	rdb redis.UniversalClient
 	// retention is how long a declaration stays after its final status.
 	retention time.Duration
+	// archive reads an event of clearway.receipts.v1 back, for the XML
+	// kept there rather than in Redis.
+	archive func(ctx context.Context, at Position) ([]byte, error)
+}
+
+// Position is where an event sits in clearway.receipts.v1.
+type Position struct {
+	Partition int   `json:"p"`
+	Offset    int64 `json:"o"`
+}
+
+// WithArchive makes the store keep, for each message sent or received,
+// where its event sits in Kafka instead of its XML, and read the XML from
+// there when asked.
+func (s *Store) WithArchive(read func(ctx context.Context, at Position) ([]byte, error)) *Store {
+	s.archive = read
+	return s
 }
 
 func New(rdb redis.UniversalClient) *Store {
@@ -434,8 +451,13 @@ func byGroup(n int, id func(i int) string) [][]int {
 }
 
 // SaveSentMessage keeps a business message sent to customs, once, however
-// many declarations it carried.
-func (s *Store) SaveSentMessage(ctx context.Context, guid, xml string) error {
+// many declarations it carried: where its sent event is, or (without an
+// archive) its XML.
+func (s *Store) SaveSentMessage(ctx context.Context, guid, xml string, at *Position) error {
+	if at != nil && s.archive != nil {
+		b, _ := json.Marshal(at)
+		xml = string(b)
+	}
 	if err := s.rdb.SetNX(ctx, sentMessageKey(guid), xml, s.indexTTL()).Err(); err != nil {
 		return unavailable(err)
 	}
@@ -525,6 +547,8 @@ func (s *Store) readWithHistory(ctx context.Context, sc Scope, key, history stri
 }
 
 // Message is one business message sent or received about a declaration.
+// Kept in Redis, it names where its event sits in Kafka (Ref) instead of
+// carrying its XML; read, it carries the XML.
 type Message struct {
 	Direction   string    `json:"direction"` // sent, received
 	MessageType string    `json:"messageType"`
@@ -532,6 +556,34 @@ type Message struct {
 	Code        string    `json:"returnStatus,omitempty"`
 	At          time.Time `json:"at"`
 	XML         string    `json:"xml"`
+	Ref         *Position `json:"ref,omitempty"`
+}
+
+// receivedMessage is how a message received is kept: its event's place
+// in Kafka when there is an archive to read it from, else its XML.
+func (s *Store) receivedMessage(e *bus.ReceiptEvent, messageType string, at *Position) []byte {
+	m := Message{Direction: "received", MessageType: messageType, MessageGUID: e.MessageGUID, Code: e.ReturnStatus, At: e.At, XML: e.XML}
+	if at != nil && s.archive != nil {
+		m.XML, m.Ref = "", at
+	}
+	b, _ := json.Marshal(m)
+	return b
+}
+
+// readXML reads a kept message's XML from its event in Kafka.
+func (s *Store) readXML(ctx context.Context, at Position) (string, error) {
+	if s.archive == nil {
+		return "", nil
+	}
+	payload, err := s.archive(ctx, at)
+	if err != nil {
+		return "", &errs.Error{Kind: errs.Unavailable, Code: "kafka_unavailable", Detail: "the message archive is not answering; retry shortly", RetryAfter: 2, Err: err}
+	}
+	e, err := bus.DecodeReceipt(payload)
+	if err != nil {
+		return "", fmt.Errorf("store: archived message at %d/%d: %w", at.Partition, at.Offset, err)
+	}
+	return e.XML, nil
 }
 
 // Messages lists what was sent to and received from customs about a
@@ -551,11 +603,21 @@ func (s *Store) Messages(ctx context.Context, sc Scope, id string) ([]Message, e
 			continue
 		}
 		if m.Direction == "sent" && m.XML == "" {
-			xml, err := s.rdb.Get(ctx, sentMessageKey(m.MessageGUID)).Result()
+			kept, err := s.rdb.Get(ctx, sentMessageKey(m.MessageGUID)).Result()
 			if err != nil && !errors.Is(err, redis.Nil) {
 				return nil, unavailable(err)
 			}
-			m.XML = xml
+			m.XML = kept
+			var at Position
+			if strings.HasPrefix(kept, "{") && json.Unmarshal([]byte(kept), &at) == nil {
+				m.Ref = &at
+			}
+		}
+		if m.Ref != nil {
+			if m.XML, err = s.readXML(ctx, *m.Ref); err != nil {
+				return nil, err
+			}
+			m.Ref = nil
 		}
 		out = append(out, m)
 	}
@@ -620,7 +682,7 @@ func messageField(e *bus.ReceiptEvent) string {
 // document part or a whole message (document, refused) name their
 // declarations only through the store; the tracker looks them up and calls
 // FromDocumentReceipt or FromRefusal.
-func FromReceipt(e *bus.ReceiptEvent) ([]Transition, []DocStep, error) {
+func (s *Store) FromReceipt(e *bus.ReceiptEvent, at *Position) ([]Transition, []DocStep, error) {
 	switch e.Kind {
 	case bus.KindSent:
 		return nil, nil, nil // the message itself: kept by SaveSending
@@ -637,29 +699,28 @@ func FromReceipt(e *bus.ReceiptEvent) ([]Transition, []DocStep, error) {
 	}
 	switch e.MessageType {
 	case "CEB506Message": // the parcel's waybill: where it stands, not the inventory's status
-		return nil, []DocStep{docStep(e, "waybill", status, rank, []string{e.DeclarationID})}, nil
+		return nil, []DocStep{s.docStep(e, "waybill", status, rank, []string{e.DeclarationID}, at)}, nil
 	case "CEB606Message":
 		if e.ReturnStatus != "399" && e.ReturnStatus != "800" {
-			return nil, []DocStep{docStep(e, string(customs.DocCancel), status, rank, []string{e.DeclarationID})}, nil
+			return nil, []DocStep{s.docStep(e, string(customs.DocCancel), status, rank, []string{e.DeclarationID}, at)}, nil
 		}
 		// 审结 of a cancel: customs withdrew the inventory.
 		status, rank = customs.Cancelled, customs.RankCancelled
 	}
-	msg, _ := json.Marshal(Message{Direction: "received", MessageType: e.MessageType, MessageGUID: e.MessageGUID, Code: e.ReturnStatus, At: e.At, XML: e.XML})
 	return []Transition{{
-		DeclarationID: e.DeclarationID, Status: status, Rank: rank, Code: e.ReturnStatus, ReturnInfo: e.ReturnInfo,
-		InvtNo: e.InvtNo, PreNo: e.PreNo, At: e.At, Source: e.MessageType, MessageField: messageField(e), MessageValue: msg,
+		DeclarationID: e.DeclarationID, Status: status, Rank: rank, Code: e.ReturnStatus, ReturnInfo: e.ReturnInfo, InvtNo: e.InvtNo, PreNo: e.PreNo,
+		At: e.At, Source: e.MessageType, MessageField: messageField(e), MessageValue: s.receivedMessage(e, e.MessageType, at),
 	}}, nil, nil
 }
 
 // FromDocumentReceipt is the step a receipt about a document part (or a
 // summary) causes, once the tracker knows the part.
-func FromDocumentReceipt(e *bus.ReceiptEvent, part Part) (DocStep, error) {
+func (s *Store) FromDocumentReceipt(e *bus.ReceiptEvent, part Part, at *Position) (DocStep, error) {
 	status, rank, ok := customs.FromReturnStatus(e.ReturnStatus)
 	if !ok {
 		return DocStep{}, fmt.Errorf("store: unknown returnStatus %q for document %s", e.ReturnStatus, part.DocumentID)
 	}
-	st := docStep(e, part.Kind, status, rank, part.IDs)
+	st := s.docStep(e, part.Kind, status, rank, part.IDs, at)
 	st.DocumentID = part.DocumentID
 	return st, nil
 }
@@ -667,12 +728,12 @@ func FromDocumentReceipt(e *bus.ReceiptEvent, part Part) (DocStep, error) {
 // FromRefusal is what a message customs could not take (CEB900) or the
 // transport gave up on does to the declarations it carried: each is in
 // error, with the code and customs' words.
-func FromRefusal(e *bus.ReceiptEvent, ids []string) []Transition {
+func (s *Store) FromRefusal(e *bus.ReceiptEvent, ids []string, at *Position) []Transition {
 	status, rank, ok := customs.FromReturnStatus(e.ReturnStatus)
 	if !ok || status != customs.Error {
 		status, rank = customs.Error, customs.RankError
 	}
-	msg, _ := json.Marshal(Message{Direction: "received", MessageType: cmp.Or(e.MessageType, "transport"), MessageGUID: e.MessageGUID, Code: e.ReturnStatus, At: e.At, XML: e.XML})
+	msg := s.receivedMessage(e, cmp.Or(e.MessageType, "transport"), at)
 	ts := make([]Transition, len(ids))
 	for i, id := range ids {
 		ts[i] = Transition{DeclarationID: id, Status: status, Rank: rank, Code: e.ReturnStatus, ReturnInfo: e.ReturnInfo, At: e.At,
@@ -681,7 +742,7 @@ func FromRefusal(e *bus.ReceiptEvent, ids []string) []Transition {
 	return ts
 }
 
-func docStep(e *bus.ReceiptEvent, kind string, status customs.Status, rank int, ids []string) DocStep {
+func (s *Store) docStep(e *bus.ReceiptEvent, kind string, status customs.Status, rank int, ids []string, at *Position) DocStep {
 	return DocStep{Kind: kind, Status: status, Rank: rank, Code: e.ReturnStatus, ReturnInfo: e.ReturnInfo, SumNo: e.SumNo, EntryID: e.EntryID,
-		At: e.At, Source: e.MessageType, Identity: messageField(e) + ":" + e.PartGUID + e.SumNo, XML: e.XML, IDs: ids}
+		At: e.At, Source: e.MessageType, Identity: messageField(e) + ":" + e.PartGUID + e.SumNo, Message: s.receivedMessage(e, e.MessageType, at), IDs: ids}
 }

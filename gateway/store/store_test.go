@@ -35,7 +35,7 @@ func apply(t *testing.T, s *store.Store, events ...*bus.ReceiptEvent) int {
 	t.Helper()
 	var ts []store.Transition
 	for _, e := range events {
-		more, _, err := store.FromReceipt(e)
+		more, _, err := s.FromReceipt(e, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -181,20 +181,20 @@ func TestFinishedDeclarationsExpireAndReplaysAreToldApart(t *testing.T) {
 	if err := s.Create(ctx, []*customs.Declaration{d}); err != nil {
 		t.Fatal(err)
 	}
-	ts, _, _ := store.FromReceipt(receipt(d.ID, "120", "20261128100001000"))
+	ts, _, _ := s.FromReceipt(receipt(d.ID, "120", "20261128100001000"), nil)
 	first, _ := s.Apply(ctx, ts)
 	again, _ := s.Apply(ctx, ts)
 	if !first[0].Changed || again[0].Changed || !again[0].Replayed || again[0].Tenant != "3502680EMS" || again[0].LogisticsNo != "LN7" {
 		t.Fatalf("first %+v, again %+v: a redelivered receipt must be told apart, with its owner", first[0], again[0])
 	}
-	stale, _, _ := store.FromReceipt(receipt(d.ID, "2", "20261128100000000"))
+	stale, _, _ := s.FromReceipt(receipt(d.ID, "2", "20261128100000000"), nil)
 	if out, _ := s.Apply(ctx, stale); out[0].Changed || out[0].Replayed {
 		t.Fatalf("a stale receipt reported %+v", out[0])
 	}
 	if ttl := env.Redis.TTL(ctx, store.DeclarationKey(d.ID)).Val(); ttl > 0 {
 		t.Fatalf("an unfinished declaration expires in %v", ttl)
 	}
-	final, _, _ := store.FromReceipt(receipt(d.ID, "800", "20261128100003000"))
+	final, _, _ := s.FromReceipt(receipt(d.ID, "800", "20261128100003000"), nil)
 	s.Apply(ctx, final)
 	for _, k := range []string{store.DeclarationKey(d.ID), store.DeclarationKey(d.ID) + ":h", store.DeclarationKey(d.ID) + ":x"} {
 		if ttl := env.Redis.TTL(ctx, k).Val(); ttl <= 0 || ttl > time.Hour {

@@ -7,6 +7,7 @@ package tracker
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -99,7 +100,7 @@ func (t *Tracker) HandleReceipts(ctx context.Context, msgs []kafka.Message) erro
 		var more []store.Transition
 		var moreSteps []store.DocStep
 		if err == nil {
-			more, moreSteps, err = t.convert(ctx, e, m.Value)
+			more, moreSteps, err = t.convert(ctx, e, m.Value, &store.Position{Partition: m.Partition, Offset: m.Offset})
 		}
 		if errors.Is(err, errParked) {
 			continue
@@ -168,12 +169,12 @@ func (t *Tracker) apply(ctx context.Context, ts []store.Transition, steps []stor
 		var moreTs []store.Transition
 		var moreSteps []store.DocStep
 		var moreKnown []string
-		for _, raw := range parked {
-			e, err := bus.DecodeReceipt(raw)
+		for _, p := range parked {
+			e, err := bus.DecodeReceipt(p.Event)
 			if err != nil {
 				continue // it decoded when it was parked
 			}
-			ts, steps, err := t.convert(ctx, e, raw)
+			ts, steps, err := t.convert(ctx, e, p.Event, &p.At)
 			if errors.Is(err, errParked) {
 				continue // still waiting: parked again, behind the ones read
 			}
@@ -203,11 +204,11 @@ var (
 // convert turns one event into what it does to declarations and
 // documents, keeping a sent message first and looking up the declarations
 // of an event about a document part or a whole message.
-func (t *Tracker) convert(ctx context.Context, e *bus.ReceiptEvent, raw []byte) ([]store.Transition, []store.DocStep, error) {
+func (t *Tracker) convert(ctx context.Context, e *bus.ReceiptEvent, raw []byte, at *store.Position) ([]store.Transition, []store.DocStep, error) {
 	unavailable := func(err error) error { return fmt.Errorf("%w: %w", errUnavailable, err) }
 	switch e.Kind {
 	case bus.KindSent:
-		if err := t.store.SaveSending(ctx, e); err != nil {
+		if err := t.store.SaveSending(ctx, e, at); err != nil {
 			return nil, nil, unavailable(err)
 		}
 		if t.replaying && t.journal != nil && e.DocumentID == "" {
@@ -218,8 +219,9 @@ func (t *Tracker) convert(ctx context.Context, e *bus.ReceiptEvent, raw []byte) 
 		if e.DocumentID == "" {
 			return nil, nil, nil
 		}
+		sent, _ := json.Marshal(store.Message{Direction: "sent", MessageType: e.MessageType, MessageGUID: e.MessageGUID, At: e.At})
 		return nil, []store.DocStep{{DocumentID: e.DocumentID, Kind: e.DocumentKind, Status: customs.Submitted, Rank: customs.RankSubmitted,
-			At: e.At, Source: e.MessageType, Identity: "sent:" + e.MessageGUID, IDs: e.DeclarationIDs}}, nil
+			At: e.At, Source: e.MessageType, Identity: "sent:" + e.MessageGUID, Message: sent, IDs: e.DeclarationIDs}}, nil
 	case bus.KindDocument:
 		part, ok, err := t.store.PartOf(ctx, e.PartGUID)
 		if e.PartGUID == "" {
@@ -229,9 +231,9 @@ func (t *Tracker) convert(ctx context.Context, e *bus.ReceiptEvent, raw []byte) 
 			return nil, nil, unavailable(err)
 		}
 		if !ok { // it overtook its part's sent event, or its CEB702
-			return nil, nil, t.park(ctx, cmp.Or(e.PartGUID, e.SumNo), raw)
+			return nil, nil, t.park(ctx, cmp.Or(e.PartGUID, e.SumNo), raw, at)
 		}
-		st, err := store.FromDocumentReceipt(e, part)
+		st, err := t.store.FromDocumentReceipt(e, part, at)
 		return nil, []store.DocStep{st}, err
 	case bus.KindRefused:
 		ids := e.DeclarationIDs
@@ -241,26 +243,26 @@ func (t *Tracker) convert(ctx context.Context, e *bus.ReceiptEvent, raw []byte) 
 				return nil, nil, unavailable(err)
 			}
 			if partGUID == "" && len(sent) == 0 { // it overtook the message's sent event
-				return nil, nil, t.park(ctx, e.MessageGUID, raw)
+				return nil, nil, t.park(ctx, e.MessageGUID, raw, at)
 			}
 			if partGUID != "" {
 				part, _, err := t.store.PartOf(ctx, partGUID)
 				if err != nil {
 					return nil, nil, unavailable(err)
 				}
-				st, err := store.FromDocumentReceipt(e, part)
+				st, err := t.store.FromDocumentReceipt(e, part, at)
 				return nil, []store.DocStep{st}, err
 			}
 			ids = sent
 		}
-		return store.FromRefusal(e, ids), nil, nil
+		return t.store.FromRefusal(e, ids, at), nil, nil
 	}
-	return store.FromReceipt(e)
+	return t.store.FromReceipt(e, at)
 }
 
 // park keeps an event until what it is about is applied.
-func (t *Tracker) park(ctx context.Context, key string, raw []byte) error {
-	if err := t.store.Park(ctx, key, raw); err != nil {
+func (t *Tracker) park(ctx context.Context, key string, raw []byte, at *store.Position) error {
+	if err := t.store.Park(ctx, key, store.Parked{At: *at, Event: raw}); err != nil {
 		return fmt.Errorf("%w: %w", errUnavailable, err)
 	}
 	return errParked

@@ -380,7 +380,7 @@ func (b *run) seedBatch(ctx context.Context) error {
 				ReturnStatus: code, ReturnTime: at.In(ceb.ChinaTime).Format("20060102150405000"), At: at})
 		}
 		for _, e := range events {
-			t, _, err := store.FromReceipt(e)
+			t, _, err := b.store.FromReceipt(e, nil)
 			if err != nil {
 				return err
 			}

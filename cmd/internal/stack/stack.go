@@ -104,7 +104,7 @@ func Start(ctx context.Context, cfg Config, parts Parts, reg *prometheus.Registr
 			s.Close()
 			return nil, fmt.Errorf("redis at %s: %w", cfg.RedisAddr, err)
 		}
-		s.Store = store.New(s.Redis).WithRetention(cfg.Retention)
+		s.Store = newStore(s.Redis, cfg)
 	}
 	s.Producer = bus.NewProducer(cfg.Kafka)
 	s.closers = append(s.closers, s.Producer.Close)
@@ -184,6 +184,15 @@ func Start(ctx context.Context, cfg Config, parts Parts, reg *prometheus.Registr
 		s.run(func() error { return srv.Serve(ctx, ln, cfg.ShutdownGrace) })
 	}
 	return s, nil
+}
+
+// newStore is the status store on rdb, keeping the messages' XML in
+// clearway.receipts.v1.
+func newStore(rdb redis.UniversalClient, cfg Config) *store.Store {
+	archive := bus.NewArchive(cfg.Kafka)
+	return store.New(rdb).WithRetention(cfg.Retention).WithArchive(func(ctx context.Context, at store.Position) ([]byte, error) {
+		return archive.Receipt(ctx, at.Partition, at.Offset)
+	})
 }
 
 // transport is the customs transport CLEARWAY_TRANSPORT names: the
@@ -298,6 +307,6 @@ func Rebuild(ctx context.Context, cfg Config, log *slog.Logger, progress func(to
 	defer rdb.Close()
 	p := bus.NewProducer(cfg.Kafka)
 	defer p.Close()
-	t := tracker.New(store.New(rdb).WithRetention(cfg.Retention), p, log).RestoringJournal(adapter.NewJournal(rdb, nil))
+	t := tracker.New(newStore(rdb, cfg), p, log).RestoringJournal(adapter.NewJournal(rdb, nil))
 	return t.Rebuild(ctx, cfg.Kafka, progress)
 }
