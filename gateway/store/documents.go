@@ -225,9 +225,9 @@ type DocStep struct {
 	SumNo      string
 	EntryID    string
 	At         time.Time
-	Source     string // the message type that caused it
-	Identity   string // the receipt's identity: applied once
-	Message    []byte // the receipt as kept (Message JSON)
+	Source     string   // the message type that caused it
+	Identity   string   // the receipt's identity: applied once
+	Message    []byte   // the receipt as kept (Message JSON)
 	IDs        []string // the declarations it is about
 }
 
