@@ -109,13 +109,24 @@ func waitDocument(t *testing.T, s *Stack, key, id string) *store.Document {
 }
 
 // A flight's whole life on the real stack, every message signed with
-// SM2-SM3 and answered by the simulator with duplicated receipts: the
-// manifest's inventories and waybills, the consolidation, the arrival,
-// release, a cancel, the departure that clears what was released (899),
-// and the monthly summary that gives the B-flag inventories their
-// customs declaration number (entryId).
+// SM2-SM3: the manifest's inventories and waybills, the consolidation, the
+// arrival, release, a cancel, the departure that clears what was released
+// (899), and the monthly summary that gives the B-flag inventories their
+// customs declaration number (entryId); then Redis rebuilt from Kafka.
+// Customs sends a third of its receipts twice, and in the second run
+// every document's receipts newest first.
 func TestAFlightFromManifestToClearanceAndSummary(t *testing.T) {
-	simCfg := sim.Config{Seed: 3, InspectionRate: 0.2, RejectionRate: 0.1, StepDelay: 50 * time.Millisecond, DuplicateRate: 0.3}
+	for _, c := range []struct {
+		name       string
+		outOfOrder bool
+	}{{"duplicated receipts", false}, {"duplicated and out-of-order receipts", true}} {
+		t.Run(c.name, func(t *testing.T) {
+			flightLife(t, sim.Config{Seed: 3, InspectionRate: 0.2, RejectionRate: 0.1, StepDelay: 50 * time.Millisecond, DuplicateRate: 0.3, OutOfOrder: c.outOfOrder})
+		})
+	}
+}
+
+func flightLife(t *testing.T, simCfg sim.Config) {
 	t.Setenv("CLEARWAY_API_KEYS", "")
 	s, env := startStackWith(t, simCfg, func(cfg *Config) {
 		cfg.HTTP.WaybillTenants = []string{sample.LogisticsCode}
