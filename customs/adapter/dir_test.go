@@ -16,6 +16,7 @@ import (
 
 	"github.com/clearway/clearway/customs"
 	"github.com/clearway/clearway/customs/ceb"
+	"github.com/clearway/clearway/customs/sample"
 	"github.com/clearway/clearway/customs/sim"
 )
 
@@ -43,19 +44,11 @@ func exampleEnvelope(t *testing.T, guid string) ([]*customs.Declaration, []byte)
 	if err := json.Unmarshal(b, &m); err != nil {
 		t.Fatal(err)
 	}
-	var decls []*customs.Declaration
-	for i := range m.Parcels {
-		d, errs := customs.Declare(&m, i, "3502680EMS", "20261128", customs.Rules{})
-		if errs != nil {
-			t.Fatal(errs)
-		}
-		decls = append(decls, &d)
+	decls, err := sample.Declarations(&m, sample.LogisticsCode)
+	if err != nil {
+		t.Fatal(err)
 	}
-	sender := ceb.Sender{CopCode: "3502980XYZ", CopName: "泉州顺达报关有限公司", DxpID: "DXPENT0000012345"}
-	now := time.Now()
-	env := ceb.Envelope{CopMsgID: guid, SenderID: sender.DxpID, ReceiverID: ceb.DefaultReceiverID, CreatTime: now, MsgType: "CEB603Message",
-		Data: ceb.RenderCEB603(guid, decls, sender, now)}
-	return decls, env.Encode()
+	return decls, sample.Envelope(guid, decls)
 }
 
 // runUntil runs tr until done reports true (or 10 s pass), then stops it.

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"math/big"
 	"math/rand/v2"
+	"time"
 
 	"github.com/clearway/clearway/customs"
+	"github.com/clearway/clearway/customs/ceb"
 )
 
 // The companies of the example green channel.
@@ -107,4 +109,27 @@ func Parcel(rng *rand.Rand, logisticsNo string, bonded bool, maxItems int) custo
 	gross := grams + 80
 	p.GrossWeight = customs.MustDecimal(fmt.Sprintf("%d.%03d", gross/1000, gross%1000))
 	return p
+}
+
+// Declarations declares every parcel of m as tenant, as the gateway does.
+func Declarations(m *customs.Manifest, tenant string) ([]*customs.Declaration, error) {
+	decls := make([]*customs.Declaration, len(m.Parcels))
+	for i := range m.Parcels {
+		d, errs := customs.Declare(m, i, tenant, "20261128", customs.Rules{})
+		if errs != nil {
+			return nil, fmt.Errorf("sample: parcel %d: %v", i, errs)
+		}
+		decls[i] = &d
+	}
+	return decls, nil
+}
+
+// Envelope is decls in one CEB603 message with guid, in its DXP envelope,
+// from the sample declaring agent.
+func Envelope(guid string, decls []*customs.Declaration) []byte {
+	sender := ceb.Sender{CopCode: AgentCode, CopName: "泉州顺达报关有限公司", DxpID: "DXPENT0000012345"}
+	now := time.Now()
+	env := ceb.Envelope{CopMsgID: guid, SenderID: sender.DxpID, ReceiverID: ceb.DefaultReceiverID, CreatTime: now, MsgType: "CEB603Message",
+		Data: ceb.RenderCEB603(guid, decls, sender, now)}
+	return env.Encode()
 }

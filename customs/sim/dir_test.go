@@ -23,18 +23,11 @@ import (
 func namedEnvelope(t *testing.T, guid, prefix string, n int) ([]*customs.Declaration, []byte) {
 	t.Helper()
 	m := sample.Manifest("S"+prefix, n, sample.Options{Seed: 2, Prefix: prefix})
-	var decls []*customs.Declaration
-	for i := range m.Parcels {
-		d, errs := customs.Declare(&m, i, "T", "20261128", customs.Rules{})
-		if errs != nil {
-			t.Fatal(errs)
-		}
-		decls = append(decls, &d)
+	decls, err := sample.Declarations(&m, "T")
+	if err != nil {
+		t.Fatal(err)
 	}
-	sender := ceb.Sender{CopCode: "3502980XYZ", CopName: "x", DxpID: "DXP1"}
-	env := ceb.Envelope{CopMsgID: guid, SenderID: "DXP1", ReceiverID: ceb.DefaultReceiverID, CreatTime: time.Now(), MsgType: "CEB603Message",
-		Data: ceb.RenderCEB603(guid, decls, sender, time.Now())}
-	return decls, env.Encode()
+	return decls, sample.Envelope(guid, decls)
 }
 
 // serveDir runs ServeDir on root until the test ends.

@@ -50,18 +50,11 @@ func declarationEnvelope(t *testing.T, n int) ([]*customs.Declaration, []byte) {
 	t.Helper()
 	m := sample.Manifest("S", n, sample.Options{Seed: 2})
 	m.Parcels[n-1].Items[0].Gcode = "6404" // flag A pads it to 10 digits: valid
-	var decls []*customs.Declaration
-	for i := range m.Parcels {
-		d, errs := customs.Declare(&m, i, "T", "20261128", customs.Rules{})
-		if errs != nil {
-			t.Fatal(errs)
-		}
-		decls = append(decls, &d)
+	decls, err := sample.Declarations(&m, "T")
+	if err != nil {
+		t.Fatal(err)
 	}
-	sender := ceb.Sender{CopCode: "3502980XYZ", CopName: "x", DxpID: "DXP1"}
-	env := ceb.Envelope{CopMsgID: "G", SenderID: "DXP1", ReceiverID: ceb.DefaultReceiverID, CreatTime: time.Now(), MsgType: "CEB603Message",
-		Data: ceb.RenderCEB603("G", decls, sender, time.Now())}
-	return decls, env.Encode()
+	return decls, sample.Envelope("G", decls)
 }
 
 func TestSimulatorAnswersEachInventoryInOrderWithCEB604(t *testing.T) {
