@@ -339,7 +339,7 @@ func logMemory(t *testing.T, env devenv.Env, n int) {
 	for _, group := range []struct{ name, pattern string }{
 		{"status hash", "d:{*}:*"}, {"history", "d:{*}:*:h"}, {"messages (where each is in Kafka)", "d:{*}:*:x"},
 		{"lookup indexes", "ix:*"}, {"timelines", "tl:*"}, {"claims", "ln:*"}, {"manifests", "m:*"}, {"sent CEB603 (where it is in Kafka)", "x:*"},
-		{"send journal", "aj:d:*"}, {"statistics (all periods)", "st:*"}, {"flight readiness", "fl*"},
+		{"send journal", "aj:d:*"}, {"statistics (all periods)", "st:*"}, {"flight readiness", "fl*"}, {"what each message carried (for CEB900)", "mg:*"},
 	} {
 		var total int64
 		keys := env.Redis.Keys(ctx, group.pattern).Val()
