@@ -338,34 +338,49 @@ var parcelFields = []string{"tenant", "agentCode", "agentName", "logisticsNo", "
 // Parcels reads the declarations ids as sc may see them; one it may not
 // see, or that is gone, is left out.
 func (s *Store) Parcels(ctx context.Context, sc Scope, ids []string) ([]Parcel, error) {
+	rows, err := s.declarationFields(ctx, ids, parcelFields...)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]Parcel, 0, len(ids))
+	for i, v := range rows {
+		if v[0] == "" || !sc.Sees(v[0], v[1]) {
+			continue
+		}
+		var ms int64
+		fmt.Sscan(v[14], &ms)
+		out = append(out, Parcel{ID: ids[i], Tenant: v[0], AgentCode: v[1], AgentName: v[2], LogisticsNo: v[3], LogisticsCode: v[4],
+			LogisticsName: v[5], CopNo: v[6], InvtNo: v[7], CustomsCode: v[8], EbcCode: v[9], EbcName: v[10], StatisticsFlag: v[11],
+			BillNo: v[12], Status: customs.Status(v[13]), AcceptedAt: time.UnixMilli(ms).UTC()})
+	}
+	return out, nil
+}
+
+// declarationFields reads fields of each declaration, in pipelines of
+// 1,000: one row per id, "" for a field (or a declaration) that is not
+// there.
+func (s *Store) declarationFields(ctx context.Context, ids []string, fields ...string) ([][]string, error) {
+	rows := make([][]string, 0, len(ids))
 	for chunk := range slices.Chunk(ids, 1000) {
 		cmds := make([]*redis.SliceCmd, len(chunk))
 		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for i, id := range chunk {
-				cmds[i] = p.HMGet(ctx, declKey(id), parcelFields...)
+				cmds[i] = p.HMGet(ctx, declKey(id), fields...)
 			}
 			return nil
 		})
-		if err != nil {
+		if err != nil && !errors.Is(err, redis.Nil) {
 			return nil, unavailable(err)
 		}
-		for i, cmd := range cmds {
-			v := make([]string, len(parcelFields))
+		for _, cmd := range cmds {
+			row := make([]string, len(fields))
 			for j, x := range cmd.Val() {
-				v[j], _ = x.(string)
+				row[j], _ = x.(string)
 			}
-			if v[0] == "" || !sc.Sees(v[0], v[1]) {
-				continue
-			}
-			var ms int64
-			fmt.Sscan(v[14], &ms)
-			out = append(out, Parcel{ID: chunk[i], Tenant: v[0], AgentCode: v[1], AgentName: v[2], LogisticsNo: v[3], LogisticsCode: v[4],
-				LogisticsName: v[5], CopNo: v[6], InvtNo: v[7], CustomsCode: v[8], EbcCode: v[9], EbcName: v[10], StatisticsFlag: v[11],
-				BillNo: v[12], Status: customs.Status(v[13]), AcceptedAt: time.UnixMilli(ms).UTC()})
+			rows = append(rows, row)
 		}
 	}
-	return out, nil
+	return rows, nil
 }
 
 // ClaimedIDs are the declarations tenant posted as logisticsNos, in order;

@@ -2,14 +2,12 @@ package store
 
 import (
 	"context"
-	"errors"
 	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/clearway/clearway/customs"
 	"github.com/clearway/clearway/customs/errs"
-	"github.com/redis/go-redis/v9"
 )
 
 // Readiness counts a flight's (or one master air waybill's) parcels:
@@ -163,22 +161,12 @@ func (s *Store) flights(ctx context.Context, ieDate string, voyages []string, ma
 }
 
 func (s *Store) heldParcels(ctx context.Context, ids []string) ([]HeldParcel, error) {
-	cmds := make([]*redis.SliceCmd, len(ids))
-	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, id := range ids {
-			cmds[i] = p.HMGet(ctx, declKey(id), "logisticsNo", "billNo", "status", "code", "returnInfo")
-		}
-		return nil
-	})
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, unavailable(err)
+	rows, err := s.declarationFields(ctx, ids, "logisticsNo", "billNo", "status", "code", "returnInfo")
+	if err != nil {
+		return nil, err
 	}
 	out := make([]HeldParcel, len(ids)) // one per id; an expired one without a status
-	for i, c := range cmds {
-		v := make([]string, 5)
-		for j, x := range c.Val() {
-			v[j], _ = x.(string)
-		}
+	for i, v := range rows {
 		out[i] = HeldParcel{DeclarationID: ids[i], LogisticsNo: v[0], BillNo: v[1], Status: customs.Status(v[2]), Code: v[3], ReturnInfo: v[4]}
 	}
 	return out, nil
