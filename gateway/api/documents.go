@@ -35,18 +35,22 @@ type DocumentReceipt struct {
 	Location   string `json:"location"`
 }
 
-// sendDocuments records documents, publishes every part of each to
-// clearway.documents.v1 and answers 202 once Kafka has them all.
-// Posting the same document again sends nothing new: its parts carry the
-// same guids, which customs takes once.
-func (s *Server) sendDocuments(c echo.Context, docs []*customs.Document, extra map[string]any) error {
-	ctx := c.Request().Context()
-	var msgs []kafka.Message
-	receipts := make([]DocumentReceipt, len(docs))
-	for i, d := range docs {
+// sendDocuments checks documents, records them, publishes every part of
+// each to clearway.documents.v1, in the same write as events (the
+// arrival's own), and answers 202 once Kafka has them all. Nothing is
+// recorded or published unless every document passes. Posting the same
+// document again sends nothing new: its parts carry the same guids, which
+// customs takes once.
+func (s *Server) sendDocuments(c echo.Context, docs []*customs.Document, extra map[string]any, events ...kafka.Message) error {
+	for _, d := range docs {
 		if fields := customs.CheckDocument(d); len(fields) > 0 {
 			return &errs.Error{Kind: errs.Unprocessable, Code: "invalid_document", Detail: "the " + string(d.Kind) + " breaks the customs rules named in fields", Fields: fields}
 		}
+	}
+	ctx := c.Request().Context()
+	msgs := events
+	receipts := make([]DocumentReceipt, len(docs))
+	for i, d := range docs {
 		sum := digest(d)
 		d.Digest, d.AcceptedAt, d.ParcelCount = hex.EncodeToString(sum[:16]), time.Now().UTC(), len(d.Parcels)
 		parts := d.Parts()
@@ -68,7 +72,7 @@ func (s *Server) sendDocuments(c echo.Context, docs []*customs.Document, extra m
 	defer cancel()
 	if err := s.kafka.WriteMessages(pctx, msgs...); err != nil {
 		return &errs.Error{Kind: errs.Unavailable, Code: "kafka_unavailable", RetryAfter: 5, Err: err,
-			Detail: "the document was not queued for customs; retry the same request (sending it twice changes nothing)"}
+			Detail: "nothing was recorded or queued for customs; retry the same request (sending it twice changes nothing)"}
 	}
 	if len(receipts) == 1 && extra == nil {
 		c.Response().Header().Set(echo.HeaderLocation, receipts[0].Location)

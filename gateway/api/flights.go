@@ -2,7 +2,6 @@ package api
 
 import (
 	"cmp"
-	"context"
 	"net/http"
 	"regexp"
 	"time"
@@ -10,7 +9,6 @@ import (
 	"github.com/clearway/clearway/customs"
 	"github.com/clearway/clearway/customs/bus"
 	"github.com/clearway/clearway/customs/ceb"
-	"github.com/clearway/clearway/customs/errs"
 	"github.com/labstack/echo/v4"
 	"github.com/segmentio/kafka-go"
 )
@@ -82,11 +80,11 @@ type arrivalRequest struct {
 }
 
 // postArrival records that every parcel bound to a flight arrived at the
-// supervised site: one event per declaration on clearway.receipts.v1, in
-// order with its receipts; then declares the arrival to customs, one
-// CEB507 per courier and master air waybill. It answers 202 once Kafka has
-// both. The first arrival recorded for a parcel counts; recording it again
-// changes nothing.
+// supervised site, one event per declaration on clearway.receipts.v1 in
+// order with its receipts, and declares the arrival to customs, one CEB507
+// per courier and master air waybill, in one Kafka write; 202 once Kafka
+// has it. The first arrival recorded for a parcel counts; recording it
+// again changes nothing.
 func (s *Server) postArrival(c echo.Context) error {
 	var req arrivalRequest
 	if err := decodeJSON(c, smallBodyBytes, &req); err != nil {
@@ -114,22 +112,11 @@ func (s *Server) postArrival(c echo.Context) error {
 		doc.OperatorCode, doc.OperatorName, doc.LoctNo, doc.DomesticTrafNo = req.OperatorCode, req.OperatorName, req.LoctNo, req.DomesticTrafNo
 		doc.TrafMode, doc.Note = "5", req.Note
 	})
-	for _, doc := range docs { // the request's own fields, checked before anything is recorded
-		if fields := customs.CheckDocument(doc); len(fields) > 0 {
-			return &errs.Error{Kind: errs.Unprocessable, Code: "invalid_document", Detail: "the arrival breaks the customs rules named in fields", Fields: fields}
-		}
-	}
-	msgs := make([]kafka.Message, len(parcels))
+	arrived := make([]kafka.Message, len(parcels))
 	for i, p := range parcels {
-		if msgs[i], err = bus.ReceiptMessage(&bus.ReceiptEvent{Kind: bus.KindArrived, DeclarationID: p.ID, At: at.UTC()}); err != nil {
+		if arrived[i], err = bus.ReceiptMessage(&bus.ReceiptEvent{Kind: bus.KindArrived, DeclarationID: p.ID, At: at.UTC()}); err != nil {
 			return err
 		}
 	}
-	pctx, cancel := context.WithTimeout(ctx, s.cfg.PublishTimeout)
-	defer cancel()
-	if err := s.kafka.WriteMessages(pctx, msgs...); err != nil {
-		return &errs.Error{Kind: errs.Unavailable, Code: "kafka_unavailable", RetryAfter: 5, Err: err,
-			Detail: "the arrival was not recorded; retry it (recording it twice changes nothing)"}
-	}
-	return s.sendDocuments(c, docs, map[string]any{"voyageNo": req.VoyageNo, "date": req.Date, "arrivedAt": at.UTC(), "parcels": len(parcels)})
+	return s.sendDocuments(c, docs, map[string]any{"voyageNo": req.VoyageNo, "date": req.Date, "arrivedAt": at.UTC(), "parcels": len(parcels)}, arrived...)
 }
