@@ -237,15 +237,11 @@ type DocStep struct {
 // moves only to a higher rank, as a declaration's does.
 func (s *Store) ApplyDocument(ctx context.Context, st DocStep) error {
 	entry := HistoryEntry{Status: st.Status, Code: st.Code, Info: st.ReturnInfo, At: st.At, Source: st.Source}.encode()
-	msg := st.Message
-	if msg == nil {
-		msg, _ = json.Marshal(Message{Direction: "sent", MessageType: st.Source, At: st.At})
-	}
 	return s.withScripts(ctx, func() error {
 		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 			if st.DocumentID != "" {
 				docStepScript.EvalSha(ctx, p, []string{docKey(st.DocumentID), docHistoryKey(st.DocumentID)},
-					st.Rank, string(st.Status), st.Code, st.ReturnInfo, stamp(st.At), entry, "r:"+st.Identity, st.SumNo, st.EntryID, msg)
+					st.Rank, string(st.Status), st.Code, st.ReturnInfo, stamp(st.At), entry, "r:"+st.Identity, st.SumNo, st.EntryID, st.Message)
 				if st.SumNo != "" {
 					p.Set(ctx, sumNoKey(st.SumNo), st.DocumentID, s.indexTTL())
 				}
@@ -256,7 +252,7 @@ func (s *Store) ApplyDocument(ctx context.Context, st DocStep) error {
 					id := st.IDs[i]
 					keys = append(keys, declKey(id), historyKey(id), messagesKey(id))
 				}
-				declDocScript.EvalSha(ctx, p, keys, st.Kind, st.Rank, st.Code, entry, "doc:"+st.Identity, msg, st.EntryID, string(st.Status))
+				declDocScript.EvalSha(ctx, p, keys, st.Kind, st.Rank, st.Code, entry, "doc:"+st.Identity, st.Message, st.EntryID, string(st.Status))
 			}
 			return nil
 		})

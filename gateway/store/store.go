@@ -570,6 +570,13 @@ func (s *Store) receivedMessage(e *bus.ReceiptEvent, messageType string, at *Pos
 	return b
 }
 
+// sentMessage is how a message sent is kept in a declaration's list: its
+// identity, under which the message itself is kept once (SaveSending).
+func sentMessage(e *bus.ReceiptEvent) []byte {
+	b, _ := json.Marshal(Message{Direction: "sent", MessageType: e.MessageType, MessageGUID: e.MessageGUID, At: e.At})
+	return b
+}
+
 // readXML reads a kept message's XML from its event in Kafka.
 func (s *Store) readXML(ctx context.Context, at Position) (string, error) {
 	if s.archive == nil {
@@ -684,14 +691,17 @@ func messageField(e *bus.ReceiptEvent) string {
 // FromDocumentReceipt or FromRefusal.
 func (s *Store) FromReceipt(e *bus.ReceiptEvent, at *Position) ([]Transition, []DocStep, error) {
 	switch e.Kind {
-	case bus.KindSent:
-		return nil, nil, nil // the message itself: kept by SaveSending
+	case bus.KindSent: // the message itself is kept by SaveSending; a document's part is submitted
+		if e.DocumentID == "" {
+			return nil, nil, nil
+		}
+		return nil, []DocStep{{DocumentID: e.DocumentID, Kind: e.DocumentKind, Status: customs.Submitted, Rank: customs.RankSubmitted,
+			At: e.At, Source: e.MessageType, Identity: "sent:" + e.MessageGUID, Message: sentMessage(e), IDs: e.DeclarationIDs}}, nil
 	case bus.KindArrived:
 		return []Transition{{DeclarationID: e.DeclarationID, At: e.At, Source: "arrival"}}, nil, nil
 	case bus.KindSubmitted:
-		msg, _ := json.Marshal(Message{Direction: "sent", MessageType: e.MessageType, MessageGUID: e.MessageGUID, At: e.At})
 		return []Transition{{DeclarationID: e.DeclarationID, Status: customs.Submitted, Rank: customs.RankSubmitted, MessageGUID: e.MessageGUID,
-			At: e.At, Source: e.MessageType, MessageField: messageField(e), MessageValue: msg}}, nil, nil
+			At: e.At, Source: e.MessageType, MessageField: messageField(e), MessageValue: sentMessage(e)}}, nil, nil
 	}
 	status, rank, ok := customs.FromReturnStatus(e.ReturnStatus)
 	if !ok {

@@ -7,13 +7,11 @@ package tracker
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
-	"github.com/clearway/clearway/customs"
 	"github.com/clearway/clearway/customs/bus"
 	"github.com/clearway/clearway/customs/errs"
 	"github.com/clearway/clearway/gateway/store"
@@ -216,12 +214,7 @@ func (t *Tracker) convert(ctx context.Context, e *bus.ReceiptEvent, raw []byte, 
 				return nil, nil, unavailable(err)
 			}
 		}
-		if e.DocumentID == "" {
-			return nil, nil, nil
-		}
-		sent, _ := json.Marshal(store.Message{Direction: "sent", MessageType: e.MessageType, MessageGUID: e.MessageGUID, At: e.At})
-		return nil, []store.DocStep{{DocumentID: e.DocumentID, Kind: e.DocumentKind, Status: customs.Submitted, Rank: customs.RankSubmitted,
-			At: e.At, Source: e.MessageType, Identity: "sent:" + e.MessageGUID, Message: sent, IDs: e.DeclarationIDs}}, nil
+		return t.store.FromReceipt(e, at)
 	case bus.KindDocument:
 		part, ok, err := t.store.PartOf(ctx, e.PartGUID)
 		if e.PartGUID == "" {
