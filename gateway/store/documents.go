@@ -74,15 +74,20 @@ func (s *Store) CreateDocument(ctx context.Context, d *customs.Document) error {
 	return nil
 }
 
-// SaveSending keeps what a sent event says: the message itself, which
-// declarations or which document part it carried (so a CEB900 about it
-// names them), and a document part's declarations (so its receipts do).
+// SaveSending keeps what a sent event says, in one round trip: the
+// message itself, once however many declarations it carried (where its
+// event sits in Kafka, or without an archive its XML); which declarations
+// or which document part it carried (so a CEB900 about it names them);
+// and a document part's declarations (so its receipts do).
 func (s *Store) SaveSending(ctx context.Context, e *bus.ReceiptEvent, at *Position) error {
-	if err := s.SaveSentMessage(ctx, e.MessageGUID, e.XML, at); err != nil {
-		return err
+	kept := e.XML
+	if at != nil && s.archive != nil {
+		b, _ := json.Marshal(at)
+		kept = string(b)
 	}
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		ttl := s.indexTTL()
+		p.SetNX(ctx, sentMessageKey(e.MessageGUID), kept, ttl)
 		if e.DocumentID == "" {
 			p.Set(ctx, sendingKey(e.MessageGUID), "ids:"+strings.Join(e.DeclarationIDs, ","), ttl)
 			return nil

@@ -450,20 +450,6 @@ func byGroup(n int, id func(i int) string) [][]int {
 	return batches
 }
 
-// SaveSentMessage keeps a business message sent to customs, once, however
-// many declarations it carried: where its sent event is, or (without an
-// archive) its XML.
-func (s *Store) SaveSentMessage(ctx context.Context, guid, xml string, at *Position) error {
-	if at != nil && s.archive != nil {
-		b, _ := json.Marshal(at)
-		xml = string(b)
-	}
-	if err := s.rdb.SetNX(ctx, sentMessageKey(guid), xml, s.indexTTL()).Err(); err != nil {
-		return unavailable(err)
-	}
-	return nil
-}
-
 // withScripts runs f, loading the scripts first if Redis lost them (a
 // restart empties its script cache) and trying once more.
 func (s *Store) withScripts(ctx context.Context, f func() error) error {
