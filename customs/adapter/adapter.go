@@ -360,16 +360,8 @@ func (a *Adapter) HandleInbound(ctx context.Context, envelope []byte) error {
 		a.log.Error("unparseable message from customs; dead-lettered", "err", err)
 		return bus.DeadLetter(ctx, a.writer, err.Error(), kafka.Message{Topic: "customs.inbound", Value: envelope})
 	}
-	msgs := make([]kafka.Message, 0, len(events))
-	for i := range events {
-		m, err := bus.ReceiptMessage(&events[i])
-		if err != nil {
-			return err
-		}
-		msgs = append(msgs, m)
-	}
-	if err := a.writer.WriteMessages(ctx, msgs...); err != nil {
-		return fmt.Errorf("adapter: publish %d receipts: %w", len(msgs), err)
+	if err := a.publish(ctx, events); err != nil {
+		return fmt.Errorf("adapter: publish %d receipts: %w", len(events), err)
 	}
 	for _, e := range events {
 		bus.ReceiptsReceived.WithLabelValues(e.ReturnStatus).Inc()
@@ -377,7 +369,7 @@ func (a *Adapter) HandleInbound(ctx context.Context, envelope []byte) error {
 	return nil
 }
 
-func (a *Adapter) parseInbound(envelope []byte) ([]bus.ReceiptEvent, error) {
+func (a *Adapter) parseInbound(envelope []byte) ([]*bus.ReceiptEvent, error) {
 	env, err := ceb.DecodeEnvelope(envelope)
 	if err != nil {
 		return nil, err
@@ -392,11 +384,11 @@ func (a *Adapter) parseInbound(envelope []byte) ([]bus.ReceiptEvent, error) {
 		if err != nil {
 			return nil, err
 		}
-		events := make([]bus.ReceiptEvent, len(results))
+		events := make([]*bus.ReceiptEvent, len(results))
 		for i, r := range results {
 			// decState is customs' own code for the 报关单; the result is
 			// final once it carries the entryId.
-			events[i] = bus.ReceiptEvent{Kind: bus.KindDocument, MessageType: root, MessageGUID: env.CopMsgID, SumNo: r.Head.SumNo,
+			events[i] = &bus.ReceiptEvent{Kind: bus.KindDocument, MessageType: root, MessageGUID: env.CopMsgID, SumNo: r.Head.SumNo,
 				EntryID: r.Head.EntryID, ReturnStatus: summaryResultStatus(r.Head.EntryID), ReturnInfo: "decState " + r.Head.DecState, At: now}
 		}
 		return events, nil
@@ -405,7 +397,7 @@ func (a *Adapter) parseInbound(envelope []byte) ([]bus.ReceiptEvent, error) {
 	if err != nil {
 		return nil, err
 	}
-	events := make([]bus.ReceiptEvent, len(returns))
+	events := make([]*bus.ReceiptEvent, len(returns))
 	for i, r := range returns {
 		e := bus.ReceiptEvent{Kind: bus.KindReceipt, MessageType: root, MessageGUID: env.CopMsgID, ReturnStatus: r.ReturnStatus,
 			ReturnTime: r.ReturnTime, ReturnInfo: r.ReturnInfo, InvtNo: r.InvtNo, PreNo: r.PreNo, XML: string(r.Raw), At: now}
@@ -419,7 +411,7 @@ func (a *Adapter) parseInbound(envelope []byte) ([]bus.ReceiptEvent, error) {
 		default: // CEB508, CEB510, CEB608, CEB702: about one part of a document, by its guid
 			e.Kind, e.PartGUID, e.SumNo = bus.KindDocument, r.GUID, r.SumNo
 		}
-		events[i] = e
+		events[i] = &e
 	}
 	return events, nil
 }
