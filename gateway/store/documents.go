@@ -189,19 +189,28 @@ func (s *Store) Park(ctx context.Context, key string, p Parked) error {
 	return unavailableOrNil(err)
 }
 
-// Parked are the events parked under key, oldest first; Unpark drops the
+// Parked are the events parked under each of keys, oldest first, read in
+// one round trip (a batch awaits a key per message it sent); Unpark drops the
 // first n once they are applied (a crash in between applies them again,
 // which changes nothing), keeping any parked again meanwhile.
-func (s *Store) Parked(ctx context.Context, key string) ([]Parked, error) {
-	vs, err := s.rdb.LRange(ctx, parkedKey(key), 0, -1).Result()
+func (s *Store) Parked(ctx context.Context, keys []string) (map[string][]Parked, error) {
+	cmds := make([]*redis.StringSliceCmd, len(keys))
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, key := range keys {
+			cmds[i] = p.LRange(ctx, parkedKey(key), 0, -1)
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, unavailable(err)
 	}
-	out := make([]Parked, 0, len(vs))
-	for _, v := range vs {
-		var p Parked
-		if json.Unmarshal([]byte(v), &p) == nil {
-			out = append(out, p)
+	out := map[string][]Parked{}
+	for i, cmd := range cmds {
+		for _, v := range cmd.Val() {
+			var p Parked
+			if json.Unmarshal([]byte(v), &p) == nil {
+				out[keys[i]] = append(out[keys[i]], p)
+			}
 		}
 	}
 	return out, nil

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/clearway/clearway/customs/bus"
@@ -153,14 +154,19 @@ func (t *Tracker) apply(ctx context.Context, ts []store.Transition, steps []stor
 	if err := t.publishChanges(ctx, applied); err != nil {
 		return err
 	}
+	if depth > 1 {
+		return nil
+	}
+	// Each key once: a redelivered sent event names its key again, and
+	// unparking one twice from one reading would drop what was parked again.
+	slices.Sort(known)
+	known = slices.DeleteFunc(slices.Compact(known), func(k string) bool { return k == "" })
+	waiting, err := t.store.Parked(ctx, known)
+	if err != nil {
+		return err
+	}
 	for _, key := range known {
-		if key == "" || depth > 1 {
-			continue
-		}
-		parked, err := t.store.Parked(ctx, key)
-		if err != nil {
-			return err
-		}
+		parked := waiting[key]
 		if len(parked) == 0 {
 			continue
 		}
