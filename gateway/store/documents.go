@@ -241,7 +241,7 @@ type DocStep struct {
 	At         time.Time
 	Source     string   // the message type that caused it
 	Identity   string   // the receipt's identity: applied once
-	Message    []byte   // the receipt as kept (Message JSON)
+	Message    []byte   // the receipt as kept (receivedMessage)
 	IDs        []string // the declarations it is about
 }
 

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"sort"
 	"strconv"
 	"strings"
@@ -532,9 +533,9 @@ func (s *Store) readWithHistory(ctx context.Context, sc Scope, key, history stri
 	return h, entries, nil
 }
 
-// Message is one business message sent or received about a declaration.
-// Kept in Redis, it names where its event sits in Kafka (Ref) instead of
-// carrying its XML; read, it carries the XML.
+// Message is one business message sent or received about a declaration,
+// as read: with its XML, from its event in Kafka. Ref is only in what
+// earlier versions kept in Redis as JSON.
 type Message struct {
 	Direction   string    `json:"direction"` // sent, received
 	MessageType string    `json:"messageType"`
@@ -545,38 +546,59 @@ type Message struct {
 	Ref         *Position `json:"ref,omitempty"`
 }
 
-// receivedMessage is how a message received is kept: its event's place
-// in Kafka when there is an archive to read it from, else its XML.
+// How a message is kept in a declaration's list (and a document's). With
+// an archive, a receipt is kept as where its event sits in Kafka,
+// "@<partition>:<offset>", and a sent message as "s" (its guid is the
+// field, and x:<guid> says where its event sits): everything else is read
+// back from the event. Values that short keep the list a listpack, a
+// sixth of the memory of a hash table of JSON. Without an archive the
+// whole Message is kept as JSON.
+const sentValue = "s"
+
+func refValue(at Position) string {
+	return "@" + strconv.Itoa(at.Partition) + ":" + strconv.FormatInt(at.Offset, 10)
+}
+
+func parseRef(v string) (Position, bool) {
+	p, o, ok := strings.Cut(strings.TrimPrefix(v, "@"), ":")
+	partition, perr := strconv.Atoi(p)
+	offset, oerr := strconv.ParseInt(o, 10, 64)
+	return Position{Partition: partition, Offset: offset}, ok && strings.HasPrefix(v, "@") && perr == nil && oerr == nil
+}
+
+// receivedMessage is how a message received is kept.
 func (s *Store) receivedMessage(e *bus.ReceiptEvent, messageType string, at *Position) []byte {
-	m := Message{Direction: "received", MessageType: messageType, MessageGUID: e.MessageGUID, Code: e.ReturnStatus, At: e.At, XML: e.XML}
 	if at != nil && s.archive != nil {
-		m.XML, m.Ref = "", at
+		return []byte(refValue(*at))
 	}
-	b, _ := json.Marshal(m)
+	b, _ := json.Marshal(Message{Direction: "received", MessageType: messageType, MessageGUID: e.MessageGUID, Code: e.ReturnStatus, At: e.At, XML: e.XML})
 	return b
 }
 
-// sentMessage is how a message sent is kept in a declaration's list: its
-// identity, under which the message itself is kept once (SaveSending).
-func sentMessage(e *bus.ReceiptEvent) []byte {
+// sentMessage is how a message sent is kept in a declaration's list, under
+// "sent:<guid>"; the message itself is kept once (SaveSending).
+func (s *Store) sentMessage(e *bus.ReceiptEvent) []byte {
+	if s.archive != nil {
+		return []byte(sentValue)
+	}
 	b, _ := json.Marshal(Message{Direction: "sent", MessageType: e.MessageType, MessageGUID: e.MessageGUID, At: e.At})
 	return b
 }
 
-// readXML reads a kept message's XML from its event in Kafka.
-func (s *Store) readXML(ctx context.Context, at Position) (string, error) {
+// readEvent reads a kept message's event back from Kafka.
+func (s *Store) readEvent(ctx context.Context, at Position) (*bus.ReceiptEvent, error) {
 	if s.archive == nil {
-		return "", nil
+		return nil, fmt.Errorf("store: message kept at %d/%d but no archive to read it from", at.Partition, at.Offset)
 	}
 	payload, err := s.archive(ctx, at)
 	if err != nil {
-		return "", &errs.Error{Kind: errs.Unavailable, Code: "kafka_unavailable", Detail: "the message archive is not answering; retry shortly", RetryAfter: 2, Err: err}
+		return nil, &errs.Error{Kind: errs.Unavailable, Code: "kafka_unavailable", Detail: "the message archive is not answering; retry shortly", RetryAfter: 2, Err: err}
 	}
 	e, err := bus.DecodeReceipt(payload)
 	if err != nil {
-		return "", fmt.Errorf("store: archived message at %d/%d: %w", at.Partition, at.Offset, err)
+		return nil, fmt.Errorf("store: archived message at %d/%d: %w", at.Partition, at.Offset, err)
 	}
-	return e.XML, nil
+	return e, nil
 }
 
 // Messages lists what was sent to and received from customs about a
@@ -590,32 +612,58 @@ func (s *Store) Messages(ctx context.Context, sc Scope, id string) ([]Message, e
 		return nil, unavailable(err)
 	}
 	out := make([]Message, 0, len(raw))
-	for _, v := range raw {
-		var m Message
-		if json.Unmarshal([]byte(v), &m) != nil {
-			continue
+	for field, v := range raw {
+		m, err := s.keptMessage(ctx, field, v)
+		if err != nil {
+			return nil, err
 		}
-		if m.Direction == "sent" && m.XML == "" {
-			kept, err := s.rdb.Get(ctx, sentMessageKey(m.MessageGUID)).Result()
-			if err != nil && !errors.Is(err, redis.Nil) {
-				return nil, unavailable(err)
-			}
-			m.XML = kept
-			var at Position
-			if strings.HasPrefix(kept, "{") && json.Unmarshal([]byte(kept), &at) == nil {
-				m.Ref = &at
-			}
+		if m != nil {
+			out = append(out, *m)
 		}
-		if m.Ref != nil {
-			if m.XML, err = s.readXML(ctx, *m.Ref); err != nil {
-				return nil, err
-			}
-			m.Ref = nil
-		}
-		out = append(out, m)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].At.Before(out[j].At) })
 	return out, nil
+}
+
+// keptMessage reads one entry of a declaration's list back, with its XML:
+// nil for one it cannot make sense of.
+func (s *Store) keptMessage(ctx context.Context, field, v string) (*Message, error) {
+	if at, ok := parseRef(v); ok { // a receipt: all of it is in its event
+		e, err := s.readEvent(ctx, at)
+		if err != nil {
+			return nil, err
+		}
+		return &Message{Direction: "received", MessageType: cmp.Or(e.MessageType, "transport"), MessageGUID: e.MessageGUID,
+			Code: e.ReturnStatus, At: e.At, XML: e.XML}, nil
+	}
+	var m Message
+	guid, sent := strings.CutPrefix(field, "sent:")
+	switch {
+	case sent && v == sentValue:
+		m = Message{Direction: "sent", MessageGUID: guid}
+	case json.Unmarshal([]byte(v), &m) != nil:
+		return nil, nil
+	}
+	if m.Direction == "sent" && m.XML == "" {
+		kept, err := s.rdb.Get(ctx, sentMessageKey(m.MessageGUID)).Result()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return nil, unavailable(err)
+		}
+		m.XML = kept
+		var at Position
+		if strings.HasPrefix(kept, "{") && json.Unmarshal([]byte(kept), &at) == nil {
+			m.Ref = &at
+		}
+	}
+	if m.Ref != nil {
+		e, err := s.readEvent(ctx, *m.Ref)
+		if err != nil {
+			return nil, err
+		}
+		m.XML, m.Ref = e.XML, nil
+		m.MessageType, m.At = cmp.Or(m.MessageType, e.MessageType), cmp.Or(m.At, e.At)
+	}
+	return &m, nil
 }
 
 // GetManifest reads a manifest with its counts by status.
@@ -661,12 +709,26 @@ func (s *Store) GetManifest(ctx context.Context, sc Scope, id string) (*Manifest
 	return m, nil
 }
 
-// messageField is the identity under which a message is kept once.
+// messageField is the identity under which a message is kept once: a
+// sent message by its guid, a receipt by receiptIdentity.
 func messageField(e *bus.ReceiptEvent) string {
 	if e.Kind == bus.KindSubmitted {
 		return "sent:" + e.MessageGUID
 	}
-	return "recv:" + e.MessageType + ":" + e.ReturnStatus + ":" + e.ReturnTime + ":" + strconv.Itoa(len(e.XML))
+	return "r:" + receiptIdentity(e)
+}
+
+// receiptIdentity tells a receipt apart from the other receipts about the
+// same declaration or document: a 64-bit hash (base 36) of its type,
+// status, time and size, and of what else names it (a document's part).
+// Short, because every receipt's entry carries it.
+func receiptIdentity(e *bus.ReceiptEvent, more ...string) string {
+	h := fnv.New64a()
+	for _, s := range append([]string{e.MessageType, e.ReturnStatus, e.ReturnTime, strconv.Itoa(len(e.XML))}, more...) {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	return strconv.FormatUint(h.Sum64(), 36)
 }
 
 // FromReceipt converts a receipt event about declarations into the
@@ -682,12 +744,12 @@ func (s *Store) FromReceipt(e *bus.ReceiptEvent, at *Position) ([]Transition, []
 			return nil, nil, nil
 		}
 		return nil, []DocStep{{DocumentID: e.DocumentID, Kind: e.DocumentKind, Status: customs.Submitted, Rank: customs.RankSubmitted,
-			At: e.At, Source: e.MessageType, Identity: "sent:" + e.MessageGUID, Message: sentMessage(e), IDs: e.DeclarationIDs}}, nil
+			At: e.At, Source: e.MessageType, Identity: "sent:" + e.MessageGUID, Message: s.sentMessage(e), IDs: e.DeclarationIDs}}, nil
 	case bus.KindArrived:
 		return []Transition{{DeclarationID: e.DeclarationID, At: e.At, Source: "arrival"}}, nil, nil
 	case bus.KindSubmitted:
 		return []Transition{{DeclarationID: e.DeclarationID, Status: customs.Submitted, Rank: customs.RankSubmitted, MessageGUID: e.MessageGUID,
-			At: e.At, Source: e.MessageType, MessageField: messageField(e), MessageValue: sentMessage(e)}}, nil, nil
+			At: e.At, Source: e.MessageType, MessageField: messageField(e), MessageValue: s.sentMessage(e)}}, nil, nil
 	}
 	status, rank, ok := customs.FromReturnStatus(e.ReturnStatus)
 	if !ok {
@@ -740,5 +802,5 @@ func (s *Store) FromRefusal(e *bus.ReceiptEvent, ids []string, at *Position) []T
 
 func (s *Store) docStep(e *bus.ReceiptEvent, kind string, status customs.Status, rank int, ids []string, at *Position) DocStep {
 	return DocStep{Kind: kind, Status: status, Rank: rank, Code: e.ReturnStatus, ReturnInfo: e.ReturnInfo, SumNo: e.SumNo, EntryID: e.EntryID,
-		At: e.At, Source: e.MessageType, Identity: messageField(e) + ":" + e.PartGUID + e.SumNo, Message: s.receivedMessage(e, e.MessageType, at), IDs: ids}
+		At: e.At, Source: e.MessageType, Identity: receiptIdentity(e, e.PartGUID, e.SumNo), Message: s.receivedMessage(e, e.MessageType, at), IDs: ids}
 }

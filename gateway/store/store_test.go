@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -224,5 +225,72 @@ func TestAClaimWithoutItsDeclarationIsInFlightNotDuplicate(t *testing.T) {
 	}
 	if out, ids, err := s.Claim(ctx, decls); err != nil || out[0] != store.ClaimExisting || ids[0] != d.ID {
 		t.Fatalf("declared: %v %v %v, want existing %s", out, ids, err, d.ID)
+	}
+}
+
+// With an archive, a declaration's messages are kept as where their
+// events sit and read back whole: type, guid, status, time and XML.
+func TestMessagesKeptAsPositionsReadBackFromTheArchive(t *testing.T) {
+	env := devenv.ForTest(t, 1)
+	ctx := context.Background()
+	archive := map[store.Position][]byte{}
+	s := store.New(env.Redis).WithArchive(func(_ context.Context, at store.Position) ([]byte, error) {
+		payload, ok := archive[at]
+		if !ok {
+			t.Fatalf("read %+v, which was never kept", at)
+		}
+		return payload, nil
+	})
+	d := declaration(t, "3502680EMS", "LN9")
+	if err := s.Create(ctx, []*customs.Declaration{d}); err != nil {
+		t.Fatal(err)
+	}
+	sent := &bus.ReceiptEvent{Kind: bus.KindSubmitted, MessageType: "CEB603Message", MessageGUID: "M-1", DeclarationID: d.ID,
+		DeclarationIDs: []string{d.ID}, XML: "<ceb:CEB603Message>M-1</ceb:CEB603Message>", At: time.Now().Add(-time.Second)}
+	events := []*bus.ReceiptEvent{sent, receipt(d.ID, "2", "20261128100000000"), receipt(d.ID, "800", "20261128100003000")}
+	var ts []store.Transition
+	for i, e := range events {
+		at := store.Position{Partition: 2, Offset: int64(100 + i)}
+		payload, err := json.Marshal(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		archive[at] = payload
+		if e == sent {
+			if err := s.SaveSending(ctx, e, &at); err != nil {
+				t.Fatal(err)
+			}
+		}
+		more, _, err := s.FromReceipt(e, &at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts = append(ts, more...)
+	}
+	if _, err := s.Apply(ctx, ts); err != nil {
+		t.Fatal(err)
+	}
+	for f, v := range env.Redis.HGetAll(ctx, store.DeclarationKey(d.ID)+":x").Val() {
+		if len(f)+len(v) > 64 {
+			t.Errorf("entry %s = %s is %d bytes: the list would leave listpack encoding", f, v, len(f)+len(v))
+		}
+	}
+	ms, err := s.Messages(ctx, admin, d.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ms) != 3 {
+		t.Fatalf("%d messages, want 3: %+v", len(ms), ms)
+	}
+	for i, want := range events {
+		m := ms[i]
+		direction := "received"
+		if want == sent {
+			direction = "sent"
+		}
+		if m.Direction != direction || m.MessageType != want.MessageType || m.MessageGUID != want.MessageGUID ||
+			m.Code != want.ReturnStatus || !m.At.Equal(want.At) || m.XML != want.XML {
+			t.Errorf("message %d reads %+v, want %s %s %s %s", i, m, direction, want.MessageType, want.ReturnStatus, want.XML)
+		}
 	}
 }
