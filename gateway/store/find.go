@@ -3,9 +3,9 @@ package store
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -50,18 +50,133 @@ func timelineKey(sc Scope) string {
 	return "tl:all"
 }
 
+// A value of a unique field (logisticsNo, orderNo, copNo, invtNo) names
+// one declaration, nearly always: its index entry is a string holding that
+// id, half a one-member set's memory. The rare value two declarations
+// share turns into a set of both (mergeIndexScript). A billNo or a flight
+// names many, and is a set from the start.
+
+// indexWrite is one unique index entry written with SET NX GET: what the
+// key held before says whether it needs merging.
+type indexWrite struct {
+	key, id string
+	prior   *redis.StatusCmd
+}
+
+func (s *Store) setIndex(ctx context.Context, p redis.Pipeliner, key, id string) indexWrite {
+	return indexWrite{key: key, id: id, prior: p.SetArgs(ctx, key, id, redis.SetArgs{Mode: "NX", Get: true, TTL: s.indexTTL()})}
+}
+
+// settle merges the index entries whose value another declaration held
+// already, once the pipeline that wrote them has run.
+func (s *Store) settle(ctx context.Context, writes []indexWrite) error {
+	var merge []indexWrite
+	for _, w := range writes {
+		prior, err := w.prior.Result()
+		switch {
+		case errors.Is(err, redis.Nil), err == nil && prior == w.id: // new, or this declaration's already
+		case err == nil, strings.HasPrefix(err.Error(), "WRONGTYPE"): // another's id, or a set of them
+			merge = append(merge, w)
+		default:
+			return unavailable(err)
+		}
+	}
+	if len(merge) == 0 {
+		return nil
+	}
+	return s.withScripts(ctx, func() error {
+		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, w := range merge {
+				mergeIndexScript.EvalSha(ctx, p, []string{w.key}, w.id, seconds(s.indexTTL()))
+			}
+			return nil
+		})
+		return err
+	})
+}
+
+// failed is the first failure among a pipeline's commands but the unique
+// index writes, whose answers (WRONGTYPE for a set) settle reads.
+func failed(cmds []redis.Cmder, writes []indexWrite) error {
+	settled := make(map[redis.Cmder]bool, len(writes))
+	for _, w := range writes {
+		settled[w.prior] = true
+	}
+	for _, c := range cmds {
+		if err := c.Err(); err != nil && !errors.Is(err, redis.Nil) && !settled[c] {
+			return unavailable(err)
+		}
+	}
+	return nil
+}
+
+// mergeIndexScript adds an id to a unique field's index entry that holds
+// another: a string becomes a set of both. KEYS: the entry; ARGV: id, TTL
+// seconds.
+var mergeIndexScript = redis.NewScript(`
+local kind = redis.call('TYPE', KEYS[1]).ok
+if kind == 'none' then
+  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+  return 1
+end
+if kind == 'string' then
+  local cur = redis.call('GET', KEYS[1])
+  if cur == ARGV[1] then return 0 end
+  redis.call('DEL', KEYS[1])
+  redis.call('SADD', KEYS[1], cur)
+end
+redis.call('SADD', KEYS[1], ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return 1
+`)
+
+// indexed reads the ids index entries hold, sorted and each once.
+func (s *Store) indexed(ctx context.Context, keys ...string) ([]string, error) {
+	gets := make([]*redis.StringCmd, len(keys))
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, k := range keys {
+			gets[i] = p.Get(ctx, k)
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) && !strings.HasPrefix(err.Error(), "WRONGTYPE") {
+		return nil, unavailable(err)
+	}
+	var ids []string
+	for i, g := range gets {
+		id, err := g.Result()
+		switch {
+		case err == nil:
+			ids = append(ids, id)
+		case strings.HasPrefix(err.Error(), "WRONGTYPE"): // a set: a value shared, or a billNo or flight
+			members, err := s.rdb.SMembers(ctx, keys[i]).Result()
+			if err != nil {
+				return nil, unavailable(err)
+			}
+			ids = append(ids, members...)
+		}
+	}
+	slices.Sort(ids)
+	return slices.Compact(ids), nil
+}
+
 // index adds a declaration to the lookup indexes and timelines; every
-// write is idempotent, so the gateway and the tracker may both do it.
-func (s *Store) index(ctx context.Context, p redis.Pipeliner, d *customs.Declaration) {
+// write is idempotent, so the gateway and the tracker may both do it. The
+// unique entries come back, for settle once p has run.
+func (s *Store) index(ctx context.Context, p redis.Pipeliner, d *customs.Declaration) []indexWrite {
 	h := &d.Head
+	var writes []indexWrite
+	for field, value := range map[string]string{ByLogisticsNo: h.LogisticsNo, ByOrderNo: h.OrderNo, ByCopNo: h.CopNo} {
+		if value != "" && (field != ByCopNo || value != h.LogisticsNo) { // a copNo equal to the logisticsNo (the default) is found through that index
+			writes = append(writes, s.setIndex(ctx, p, indexKey(field, value), d.ID))
+		}
+	}
 	add := func(key string) {
 		p.SAdd(ctx, key, d.ID)
 		p.Expire(ctx, key, s.indexTTL())
 	}
-	for field, value := range map[string]string{ByLogisticsNo: h.LogisticsNo, ByOrderNo: h.OrderNo, ByCopNo: h.CopNo, ByBillNo: h.BillNo} {
-		if value != "" && (field != ByCopNo || value != h.LogisticsNo) { // a copNo equal to the logisticsNo (the default) is found through that index
-			add(indexKey(field, value))
-		}
+	if h.BillNo != "" {
+		add(indexKey(ByBillNo, h.BillNo))
 	}
 	if h.VoyageNo != "" {
 		add(indexKey(ByFlight, FlightKey(h.VoyageNo, h.IeDate)))
@@ -73,6 +188,7 @@ func (s *Store) index(ctx context.Context, p redis.Pipeliner, d *customs.Declara
 	p.ZAdd(ctx, "tl:courier:"+d.Tenant, z)
 	p.ZAdd(ctx, "tl:broker:"+h.AgentCode, z)
 	p.ZAdd(ctx, "tl:all", z)
+	return writes
 }
 
 func timelineMember(at time.Time, id string) string {
@@ -84,42 +200,35 @@ func (s *Store) IndexInvtNo(ctx context.Context, ids, invtNos []string) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+	writes := make([]indexWrite, len(ids))
+	cmds, _ := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, id := range ids {
-			p.SAdd(ctx, indexKey(ByInvtNo, invtNos[i]), id)
-			p.Expire(ctx, indexKey(ByInvtNo, invtNos[i]), s.indexTTL())
+			writes[i] = s.setIndex(ctx, p, indexKey(ByInvtNo, invtNos[i]), id)
 		}
 		return nil
 	})
-	if err != nil {
-		return unavailable(err)
+	if err := failed(cmds, writes); err != nil {
+		return err
 	}
-	return nil
+	return s.settle(ctx, writes)
 }
 
 // Find returns the declarations with field = value that sc may see.
 func (s *Store) Find(ctx context.Context, sc Scope, field, value string) ([]*Record, error) {
 	if field != ByCopNo {
-		ids, err := s.rdb.SMembers(ctx, indexKey(field, value)).Result()
+		ids, err := s.indexed(ctx, indexKey(field, value))
 		if err != nil {
-			return nil, unavailable(err)
+			return nil, err
 		}
-		sort.Strings(ids)
 		return s.visible(ctx, sc, ids)
 	}
 	// A copNo is indexed under its own name only when it differs from the
 	// parcel's logisticsNo.
-	var own, same *redis.StringSliceCmd
-	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		own, same = p.SMembers(ctx, indexKey(ByCopNo, value)), p.SMembers(ctx, indexKey(ByLogisticsNo, value))
-		return nil
-	})
+	ids, err := s.indexed(ctx, indexKey(ByCopNo, value), indexKey(ByLogisticsNo, value))
 	if err != nil {
-		return nil, unavailable(err)
+		return nil, err
 	}
-	ids := append(own.Val(), same.Val()...)
-	slices.Sort(ids)
-	found, err := s.visible(ctx, sc, slices.Compact(ids))
+	found, err := s.visible(ctx, sc, ids)
 	if err != nil {
 		return nil, err
 	}

@@ -274,23 +274,38 @@ type Manifest struct {
 // and manifest membership. It is idempotent: the tracker runs it again for
 // every declaration it reads from Kafka.
 func (s *Store) Create(ctx context.Context, decls []*customs.Declaration) error {
+	// The indexes first, settled, then the Lua steps: a declaration counted
+	// ("cd") has all its indexes, whatever cut the work short.
+	var writes []indexWrite
+	cmds, _ := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		manifests, timelines := map[string]bool{}, map[string]bool{"tl:all": true}
+		for _, d := range decls {
+			timelines["tl:courier:"+d.Tenant], timelines["tl:broker:"+d.Head.AgentCode] = true, true
+			if !manifests[d.ManifestID] {
+				manifests[d.ManifestID] = true
+				p.HSetNX(ctx, manifestKey(d.ManifestID), "tenant", d.Tenant)
+				p.HSetNX(ctx, manifestKey(d.ManifestID), "createdAt", stamp(d.AcceptedAt))
+				p.HSetNX(ctx, manifestKey(d.ManifestID), "manifestNo", d.ManifestNo)
+			}
+			p.SAdd(ctx, manifestMembersKey(d.ManifestID), d.ID)
+			p.Set(ctx, claimKey(d.Tenant, d.Head.LogisticsNo), d.ID, s.indexTTL())
+			writes = append(writes, s.index(ctx, p, d)...)
+		}
+		for id := range manifests {
+			p.Expire(ctx, manifestKey(id), s.indexTTL())
+			p.Expire(ctx, manifestMembersKey(id), s.indexTTL())
+		}
+		s.pruneTimelines(ctx, p, timelines)
+		return nil
+	})
+	if err := failed(cmds, writes); err != nil {
+		return err
+	}
+	if err := s.settle(ctx, writes); err != nil {
+		return err
+	}
 	return s.withScripts(ctx, func() error {
 		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-			manifests, timelines := map[string]bool{}, map[string]bool{"tl:all": true}
-			for _, d := range decls {
-				timelines["tl:courier:"+d.Tenant], timelines["tl:broker:"+d.Head.AgentCode] = true, true
-				if !manifests[d.ManifestID] {
-					manifests[d.ManifestID] = true
-					p.HSetNX(ctx, manifestKey(d.ManifestID), "tenant", d.Tenant)
-					p.HSetNX(ctx, manifestKey(d.ManifestID), "createdAt", stamp(d.AcceptedAt))
-					p.HSetNX(ctx, manifestKey(d.ManifestID), "manifestNo", d.ManifestNo)
-				}
-				p.SAdd(ctx, manifestMembersKey(d.ManifestID), d.ID)
-				p.Set(ctx, claimKey(d.Tenant, d.Head.LogisticsNo), d.ID, s.indexTTL())
-				s.index(ctx, p, d)
-			}
-			// The Lua steps after every index write: a declaration counted
-			// ("cd") has its indexes, whatever cut the pipeline short.
 			for _, batch := range byGroup(len(decls), func(i int) string { return decls[i].ID }) {
 				keys, args := make([]string, 0, 4*len(batch)), make([]any, 0, 36*len(batch))
 				for _, i := range batch {
@@ -312,11 +327,6 @@ func (s *Store) Create(ctx context.Context, decls []*customs.Declaration) error 
 				}
 				createScript.EvalSha(ctx, p, keys, args...)
 			}
-			for id := range manifests {
-				p.Expire(ctx, manifestKey(id), s.indexTTL())
-				p.Expire(ctx, manifestMembersKey(id), s.indexTTL())
-			}
-			s.pruneTimelines(ctx, p, timelines)
 			return nil
 		})
 		return err
@@ -456,7 +466,7 @@ func byGroup(n int, id func(i int) string) [][]int {
 func (s *Store) withScripts(ctx context.Context, f func() error) error {
 	err := f()
 	if err != nil && strings.Contains(err.Error(), "NOSCRIPT") {
-		for _, sc := range []*redis.Script{createScript, transitionScript, docStepScript, declDocScript} {
+		for _, sc := range []*redis.Script{createScript, transitionScript, docStepScript, declDocScript, mergeIndexScript} {
 			if lerr := sc.Load(ctx, s.rdb).Err(); lerr != nil {
 				return unavailable(lerr)
 			}

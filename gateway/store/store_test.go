@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"testing"
 	"time"
 
@@ -292,5 +293,55 @@ func TestMessagesKeptAsPositionsReadBackFromTheArchive(t *testing.T) {
 			m.Code != want.ReturnStatus || !m.At.Equal(want.At) || m.XML != want.XML {
 			t.Errorf("message %d reads %+v, want %s %s %s %s", i, m, direction, want.MessageType, want.ReturnStatus, want.XML)
 		}
+	}
+}
+
+// A logisticsNo names one declaration and is kept as a string; two
+// couriers using the same one turn it into a set, and both are found.
+func TestALookupValueSharedByTwoDeclarationsFindsBoth(t *testing.T) {
+	env := devenv.ForTest(t, 1)
+	s, ctx := store.New(env.Redis), context.Background()
+	first := declaration(t, "3502680EMS", "LN-SHARED")
+	m := sample.Manifest("M2", 1, sample.Options{Seed: 3})
+	m.Parcels[0].LogisticsNo, m.Parcels[0].CopNo = "LN-SHARED", "SFX-COP-1"
+	d, errs := customs.Declare(&m, 0, "3502680SFX", "20261128", customs.Rules{})
+	if errs != nil {
+		t.Fatal(errs)
+	}
+	d.AcceptedAt = time.Now().UTC()
+	second := &d
+	for _, d := range []*customs.Declaration{first, first, second, second} { // each recorded twice, as gateway and tracker do
+		if err := s.Create(ctx, []*customs.Declaration{d}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.IndexInvtNo(ctx, []string{first.ID, first.ID}, []string{"37172026E000000001", "37172026E000000001"}); err != nil {
+		t.Fatal(err)
+	}
+	for key, want := range map[string]string{"ix:logisticsNo:LN-SHARED": "set", "ix:invtNo:37172026E000000001": "string", "ix:copNo:SFX-COP-1": "string"} {
+		if got := env.Redis.Type(ctx, key).Val(); got != want {
+			t.Errorf("%s is a %s, want a %s", key, got, want)
+		}
+	}
+	for _, c := range []struct {
+		scope store.Scope
+		want  []string
+	}{{admin, []string{first.ID, second.ID}}, {store.Scope{Role: "courier", Tenant: "3502680SFX"}, []string{second.ID}}} {
+		rs, err := s.Find(ctx, c.scope, store.ByLogisticsNo, "LN-SHARED")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, r := range rs {
+			got = append(got, r.ID)
+		}
+		slices.Sort(got)
+		slices.Sort(c.want)
+		if !slices.Equal(got, c.want) {
+			t.Errorf("%+v finds %v, want %v", c.scope, got, c.want)
+		}
+	}
+	if rs, _ := s.Find(ctx, admin, store.ByInvtNo, "37172026E000000001"); len(rs) != 1 || rs[0].ID != first.ID {
+		t.Errorf("by invtNo found %d, want the first declaration", len(rs))
 	}
 }
