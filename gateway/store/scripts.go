@@ -101,41 +101,47 @@ local function transition(K, A)
     return {0, '', '', '', ''}
   end
   if A[8] ~= '' then redis.call('HSETNX', K[3], A[8], A[9]) end
-  local h -- the declaration's facts, read only when a change or a count needs them
-  local cur = tonumber(redis.call('HGET', K[1], 'rank') or '-1')
+  -- One read of all the step needs, one write of all it changes: a step
+  -- is a handful of commands, which is most of what Redis spends a parcel.
+  local metric = A[13]
+  local v = redis.call('HMGET', K[1], 'rank', 'a:' .. A[1], 'cd', 'c:' .. metric, unpack(FACTS))
+  local h = factsFrom(v, 5)
+  local set = {}
   local result = 0
-  if tonumber(A[1]) > cur then
-    h = facts(K[1])
-    redis.call('HSET', K[1], 'rank', A[1], 'status', A[2], 'updatedAt', A[7], 'a:' .. A[1], A[3])
-    if A[3] ~= '' then redis.call('HSET', K[1], 'code', A[3]) end
-    if A[4] ~= '' then redis.call('HSET', K[1], 'returnInfo', A[4]) end
-    if A[5] ~= '' then redis.call('HSET', K[1], 'invtNo', A[5]) end
-    if A[6] ~= '' then redis.call('HSET', K[1], 'preNo', A[6]) end
-    if A[11] ~= '' then redis.call('HSET', K[1], 'messageGuid', A[11]) end
+  if tonumber(A[1]) > tonumber(v[1] or '-1') then
+    set = {'rank', A[1], 'status', A[2], 'updatedAt', A[7], 'a:' .. A[1], A[3]}
+    for _, f in ipairs({{3, 'code'}, {4, 'returnInfo'}, {5, 'invtNo'}, {6, 'preNo'}, {11, 'messageGuid'}}) do
+      if A[f[1]] ~= '' then
+        set[#set + 1] = f[2]
+        set[#set + 1] = A[f[1]]
+      end
+    end
     redis.call('RPUSH', K[2], A[10])
     if A[12] ~= '' then
       for i = 1, 3 do redis.call('EXPIRE', K[i], A[12]) end
     end
-    if redis.call('HEXISTS', K[1], 'cd') == 1 then
+    if v[3] then
       flight(h, A[18], h.status, A[2], A[17])
     end
     result = 1
-  elseif redis.call('HGET', K[1], 'a:' .. A[1]) == A[3] then
+  elseif v[2] == A[3] then
     result = 2
   end
-  if A[13] ~= '' and redis.call('HSETNX', K[1], 'c:' .. A[13], '1') == 1 then
-    h = h or facts(K[1])
-    local ev = {m = A[13], hk = K[4], dk = K[5], ms = tonumber(A[14]), info = A[4], ht = A[15], dt = A[16]}
+  if metric ~= '' and not v[4] then
+    set[#set + 1] = 'c:' .. metric
+    set[#set + 1] = '1'
+    local ev = {m = metric, hk = K[4], dk = K[5], ms = tonumber(A[14]), info = A[4], ht = A[15], dt = A[16]}
     if h.tenant then
       count(h, ev)
     else
       local pending = cjson.decode(redis.call('HGET', K[1], 'sp') or '[]')
       table.insert(pending, ev)
-      redis.call('HSET', K[1], 'sp', cjson.encode(pending))
+      set[#set + 1] = 'sp'
+      set[#set + 1] = cjson.encode(pending)
     end
   end
-  local who = redis.call('HMGET', K[1], 'tenant', 'agentCode', 'logisticsNo', 'manifestId')
-  return {result, who[1] or '', who[2] or '', who[3] or '', who[4] or ''}
+  if #set > 0 then redis.call('HSET', K[1], unpack(set)) end
+  return {result, h.tenant or '', h.agentCode or '', h.logisticsNo or '', h.manifestId or ''}
 end
 
 local out = {}

@@ -26,10 +26,22 @@ local LOG_GAMMA = math.log(%.17g)
 local DIMS = {{'courier', 'tenant'}, {'country', 'country'}, {'tradeMode', 'tradeMode'}, {'customsOffice', 'customsCode'}, {'flight', 'voyageNo'}}
 local HELD = {rejected = true, detained = true, returned = true, error = true}
 
+-- A declaration's facts: what its counters and its status event need.
+local FACTS = {'tenant', 'country', 'tradeMode', 'customsCode', 'voyageNo', 'acceptedMs', 'arrivedMs', 'billNo', 'ieDate', 'status',
+  'agentCode', 'logisticsNo', 'manifestId'}
+
+-- factsFrom reads them from an HMGET's answer v, FACTS asked from index at.
+local function factsFrom(v, at)
+  local h = {}
+  for i, f in ipairs(FACTS) do
+    if v[at + i - 1] then h[f] = v[at + i - 1] end
+  end
+  h.billNo, h.ieDate = h.billNo or '', h.ieDate or ''
+  return h
+end
+
 local function facts(key)
-  local v = redis.call('HMGET', key, 'tenant', 'country', 'tradeMode', 'customsCode', 'voyageNo', 'acceptedMs', 'arrivedMs', 'billNo', 'ieDate', 'status')
-  return {tenant = v[1] or nil, country = v[2] or nil, tradeMode = v[3] or nil, customsCode = v[4] or nil, voyageNo = v[5] or nil,
-    acceptedMs = v[6] or nil, arrivedMs = v[7] or nil, billNo = v[8] or '', ieDate = v[9] or '', status = v[10] or nil}
+  return factsFrom(redis.call('HMGET', key, unpack(FACTS)), 1)
 end
 
 -- Counters are added up over the whole batch and written once each at
