@@ -40,26 +40,31 @@ const batchSize = 100
 // Returns, per declaration, 1 if it was new.
 var createScript = redis.NewScript(statsLua + `
 local function create(K, A)
-  local fresh = redis.call('HSETNX', K[1], 'rank', '10')
-  redis.call('HSET', K[1], unpack(A, 8))
-  if fresh == 1 then
-    redis.call('HSET', K[1], 'status', 'accepted', 'updatedAt', A[1])
+  local v = redis.call('HMGET', K[1], 'rank', 'cd', 'sp')
+  local fresh, counted = not v[1], v[2]
+  local set = {unpack(A, 8)}
+  if fresh then
+    for _, x in ipairs({'rank', '10', 'status', 'accepted', 'updatedAt', A[1]}) do set[#set + 1] = x end
     redis.call('RPUSH', K[2], A[2])
   end
-  if redis.call('HSETNX', K[1], 'cd', '1') == 1 then
+  if not counted then
+    set[#set + 1] = 'cd'
+    set[#set + 1] = '1'
+  end
+  redis.call('HSET', K[1], unpack(set))
+  if not counted then
     local h = facts(K[1])
     for _, p in ipairs({{K[3], A[5]}, {K[4], A[6]}}) do
       bump(h, p[1], 'declared', 1, p[2])
       for cur, amount in string.gmatch(A[4], '(%w+):(%d+)') do bump(h, p[1], 'value:' .. cur, tonumber(amount), p[2]) end
     end
     flight(h, A[3], nil, h.status, A[7])
-    local pending = redis.call('HGET', K[1], 'sp')
-    if pending then
-      for _, ev in ipairs(cjson.decode(pending)) do count(h, ev) end
+    if v[3] then
+      for _, ev in ipairs(cjson.decode(v[3])) do count(h, ev) end
       redis.call('HDEL', K[1], 'sp')
     end
   end
-  return fresh
+  return fresh and 1 or 0
 end
 
 local out, a = {}, 1
