@@ -17,13 +17,13 @@ import (
 	"github.com/clearway/clearway/cmd/internal/stack"
 )
 
-const benchUsage = `usage: clearway bench [--short] [--json] [--growth 0,1000000,5000000] [--read-rate 5000] [--dir DIR]
+const benchUsage = `usage: clearway bench [--short] [--json] [--growth 0,1000000,5000000] [--read-rate 5000] [--kafka-pid PID] [--dir DIR]
 
 Measures Clearway on the real Kafka (CLEARWAY_KAFKA_BROKERS) and Redis
 (CLEARWAY_REDIS_ADDR, CLEARWAY_REDIS_DB, CLEARWAY_REDIS_CLUSTER): runs the
 customs simulator, gateway, tracker and adapter as processes of this
 binary on topics of their own, and reports ingest, lifecycle, status
-reads, CPU per process, Redis bytes per declaration, raw kafka-go and
+reads, CPU per process (Redis's and a local broker's too), Redis bytes per declaration, raw kafka-go and
 go-redis ceilings in the same run, and the same figures again with more
 declarations stored. The Redis database must hold no declarations: the
 run stores millions and leaves them (FLUSHDB it after). Progress goes to
@@ -38,6 +38,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	growth := fs.String("growth", "", "stored declarations at which ingest and reads are measured again (default 0,1000000,5000000; short 0,20000)")
 	readRate := fs.Int("read-rate", 0, "status reads offered per second (default 5000; short 500)")
+	kafkaPID := fs.Int("kafka-pid", 0, "the local Kafka broker's process, to count its CPU beside Redis's and Clearway's")
 	dir := fs.String("dir", "", "where process logs and CPU profiles go (default a new temporary folder)")
 	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
 		fs.Usage()
@@ -52,7 +53,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "clearway bench: set CLEARWAY_KAFKA_BROKERS and CLEARWAY_REDIS_ADDR to a real Kafka and Redis (make bench starts both)")
 		return 2
 	}
-	o := bench.Options{Config: cfg, Short: *short, ReadRate: *readRate, Dir: *dir, Progress: stderr}
+	o := bench.Options{Config: cfg, Short: *short, ReadRate: *readRate, KafkaPID: *kafkaPID, Dir: *dir, Progress: stderr}
 	if o.ReadRate == 0 {
 		o.ReadRate = map[bool]int{false: 5000, true: 500}[o.Short]
 	}

@@ -35,5 +35,6 @@ fi
 go build -o "$work/clearway" ./cmd/clearway
 flags=()
 [ "$mode" = short ] && flags+=(--short)
+[ -n "$own" ] && flags+=(--kafka-pid "$(cat "$KAFKA_DATA/kafka.pid")")
 echo "clearway bench ${flags[*]} $* (Kafka $CLEARWAY_KAFKA_BROKERS, Redis $CLEARWAY_REDIS_ADDR db ${CLEARWAY_REDIS_DB:-0})"
 "$work/clearway" bench "${flags[@]}" --dir "$out" "$@" | tee "$out/report.txt"

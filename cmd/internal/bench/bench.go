@@ -33,6 +33,9 @@ type Options struct {
 	Growth []int
 	// ReadRate is the status reads per second offered during ingest.
 	ReadRate int
+	// KafkaPID is the local broker's process, whose CPU the report counts
+	// beside Clearway's and Redis's; 0 when the broker is elsewhere.
+	KafkaPID int
 	Progress io.Writer
 }
 

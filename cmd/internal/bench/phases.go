@@ -124,10 +124,10 @@ func (b *run) lifecycle(ctx context.Context) error {
 		return err
 	}
 	sleep(ctx, b.d.warmup)
-	r0, cpu0, t0 := released.Load(), b.cpu(), time.Now()
+	r0, cpu0, t0 := released.Load(), b.cpu(ctx), time.Now()
 	wait := b.profile(ctx, "lifecycle", b.d.lifecycle)
 	sleep(ctx, b.d.lifecycle)
-	r1, cpu1, t1 := released.Load(), b.cpu(), time.Now()
+	r1, cpu1, t1 := released.Load(), b.cpu(ctx), time.Now()
 	cancel()
 	wait()
 	if err := <-feedErr; err != nil {
@@ -183,8 +183,11 @@ func (b *run) sustain(ctx context.Context, workers int) (*atomic.Int64, <-chan e
 	return released, done, nil
 }
 
-// cpu reads each process's CPU seconds so far.
-func (b *run) cpu() map[string]float64 {
+// cpu reads the CPU seconds each process has used so far: Clearway's own,
+// Redis's (every server's used_cpu_user and used_cpu_sys) and, when the
+// broker runs on this machine and KafkaPID names it, Kafka's: what shares
+// the cores, so the report says where they went.
+func (b *run) cpu(ctx context.Context) map[string]float64 {
 	out := map[string]float64{}
 	for _, p := range b.sys.procs {
 		if p.pprof == "" {
@@ -192,6 +195,14 @@ func (b *run) cpu() map[string]float64 {
 		}
 		if s, err := p.cpuSeconds(); err == nil {
 			out[p.name] = s
+		}
+	}
+	if s, err := redisCPUSeconds(ctx, b.rdb); err == nil {
+		out["redis"] = s
+	}
+	if b.KafkaPID > 0 {
+		if s, err := pidCPUSeconds(b.KafkaPID); err == nil {
+			out["kafka"] = s
 		}
 	}
 	return out

@@ -85,8 +85,11 @@ func (p *process) stop() {
 const clockTicks = 100
 
 // cpuSeconds is the user and system CPU the process has used (Linux).
-func (p *process) cpuSeconds() (float64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+func (p *process) cpuSeconds() (float64, error) { return pidCPUSeconds(p.cmd.Process.Pid) }
+
+// pidCPUSeconds is the user and system CPU process pid has used (Linux).
+func pidCPUSeconds(pid int) (float64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0, err
 	}

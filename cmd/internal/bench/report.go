@@ -3,6 +3,7 @@ package bench
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"text/tabwriter"
 	"time"
@@ -67,7 +69,8 @@ type ReadResult struct {
 
 type Cost struct {
 	// CPUSecondsPer1000 is CPU-seconds per 1,000 released parcels, by
-	// process, over the lifecycle phase.
+	// process (gateway, tracker, adapter; redis and kafka too), over the
+	// lifecycle phase.
 	CPUSecondsPer1000 map[string]float64 `json:"cpuSecondsPer1000Parcels"`
 	// PeakMemoryMiB is each process's peak resident memory over the run.
 	PeakMemoryMiB            map[string]float64 `json:"peakMemoryMiB"`
@@ -176,7 +179,9 @@ func (r *Report) Print(w io.Writer) {
 		fmt.Fprintf(t, "%s CPU-seconds per 1,000 parcels\t%.3f\n", n, r.Cost.CPUSecondsPer1000[n])
 	}
 	for _, n := range names {
-		fmt.Fprintf(t, "%s peak resident memory, MiB\t%.0f\n", n, r.Cost.PeakMemoryMiB[n])
+		if mib, ok := r.Cost.PeakMemoryMiB[n]; ok {
+			fmt.Fprintf(t, "%s peak resident memory, MiB\t%.0f\n", n, mib)
+		}
 	}
 	fmt.Fprintf(t, "Redis bytes per stored declaration (%d stored)\t%.0f\n", r.Cost.StoredDeclarations, r.Cost.RedisBytesPerDeclaration)
 	fmt.Fprintf(t, "\nceilings, same broker and server, same bytes (%d messages)\tper second\n", r.Ceilings.Messages)
@@ -233,6 +238,21 @@ func usedMemory(ctx context.Context, rdb redis.UniversalClient) (int64, error) {
 		return err
 	})
 	return total.Load(), err
+}
+
+// redisCPUSeconds is the CPU every Redis server has used, user and system.
+func redisCPUSeconds(ctx context.Context, rdb redis.UniversalClient) (float64, error) {
+	var mu sync.Mutex
+	var total float64
+	err := store.ForEachServer(ctx, rdb, func(ctx context.Context, c *redis.Client) error {
+		user, uerr := strconv.ParseFloat(infoField(ctx, c, "cpu", "used_cpu_user"), 64)
+		sys, serr := strconv.ParseFloat(infoField(ctx, c, "cpu", "used_cpu_sys"), 64)
+		mu.Lock()
+		total += user + sys
+		mu.Unlock()
+		return errors.Join(uerr, serr)
+	})
+	return total, err
 }
 
 func infoField(ctx context.Context, rdb redis.UniversalClient, section, field string) string {
