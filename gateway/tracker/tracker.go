@@ -63,13 +63,32 @@ func (t *Tracker) Run(ctx context.Context, declarations, receipts *kafka.Reader)
 }
 
 // HandleDeclarations records accepted declarations the gateway has not
-// (it died between Kafka's answer and Redis, or Redis was emptied).
+// (it died between Kafka's answer and Redis, or Redis was emptied). Each
+// message is keyed by its declaration's id, so only the ones Redis lacks
+// are decoded: decoding every one was a fifth of the tracker's CPU.
 func (t *Tracker) HandleDeclarations(ctx context.Context, msgs []kafka.Message) error {
-	decls, poison := bus.DecodeEach(msgs, bus.DecodeDeclaration, "declaration", t.log)
+	ids := make([]string, len(msgs))
+	for i, m := range msgs {
+		ids[i] = string(m.Key)
+	}
+	recorded, err := t.store.Recorded(ctx, ids)
+	if err != nil {
+		return err
+	}
+	var missing []kafka.Message
+	for i, m := range msgs {
+		if !recorded[i] {
+			missing = append(missing, m)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	decls, poison := bus.DecodeEach(missing, bus.DecodeDeclaration, "declaration", t.log)
 	if err := t.deadLetter(ctx, "undecodable declaration", poison...); err != nil {
 		return err
 	}
-	return t.store.CreateMissing(ctx, decls)
+	return t.store.Create(ctx, decls)
 }
 
 // RecordDocuments records the documents of a rebuild, from their parts on
