@@ -7,12 +7,14 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/clearway/clearway/cmd/internal/stack"
@@ -74,7 +76,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return nil, err
 	}
 	defer sys.stop()
-	b := &run{Options: o, d: o.durations(), sys: sys, rdb: rdb, store: store.New(rdb), report: r, memoryBaseline: baseline}
+	b := &run{Options: o, d: o.durations(), sys: sys, rdb: rdb, store: store.New(rdb).WithArchive(func(context.Context, store.Position) ([]byte, error) {
+		return nil, errors.New("bench: a seeded declaration's messages were never produced")
+	}), report: r, memoryBaseline: baseline}
 	for _, phase := range []struct {
 		name string
 		do   func(context.Context) error
@@ -112,7 +116,8 @@ type run struct {
 	report         *Report
 	memoryBaseline int64
 	feeder         *feeder
-	seeded         int64 // declarations stored directly, for the growth levels
+	seeded         int64        // declarations stored directly, for the growth levels
+	seedSeq        atomic.Int64 // numbers each seeded declaration's invtNo and made-up positions
 }
 
 func (b *run) progress(format string, args ...any) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -183,19 +184,21 @@ func (b *run) sustain(ctx context.Context, workers int) (*atomic.Int64, <-chan e
 	return released, done, nil
 }
 
-// cpu reads the CPU seconds each process has used so far: Clearway's own,
-// Redis's (every server's used_cpu_user and used_cpu_sys) and, when the
-// broker runs on this machine and KafkaPID names it, Kafka's: what shares
-// the cores, so the report says where they went.
+// cpu reads the CPU seconds each process has used so far: Clearway's own;
+// the simulator's and this load generator's, which stand in for customs
+// and the couriers; Redis's (every server's used_cpu_user and
+// used_cpu_sys) and, when the broker runs on this machine and KafkaPID
+// names it, Kafka's. All of them share the cores, so the report says where
+// they went.
 func (b *run) cpu(ctx context.Context) map[string]float64 {
 	out := map[string]float64{}
 	for _, p := range b.sys.procs {
-		if p.pprof == "" {
-			continue // the simulator stands in for customs; its cost is not ours
-		}
 		if s, err := p.cpuSeconds(); err == nil {
 			out[p.name] = s
 		}
+	}
+	if s, err := pidCPUSeconds(os.Getpid()); err == nil {
+		out["load generator"] = s
 	}
 	if s, err := redisCPUSeconds(ctx, b.rdb); err == nil {
 		out["redis"] = s
@@ -339,8 +342,10 @@ func (b *run) growthPoint(ctx context.Context, level int) error {
 
 // seedTo stores declarations until level are stored, through the store's
 // own create and transition steps (what the tracker runs), each with the
-// receipts of a release: submitted, 2, 120, 399, 800. Their receipts
-// carry no XML: the figures are about status, indexes and history.
+// receipts of a release: submitted, 2, 120 (with its invtNo, indexed),
+// 399, 800. Each is kept as the running system keeps it, as where its
+// event sits in Kafka; these events were never produced, so the positions
+// are made up and the run never reads a seeded declaration's messages.
 func (b *run) seedTo(ctx context.Context, level int64) error {
 	f := b.feed()
 	missing := level - f.accepted.Load() - b.seeded
@@ -376,6 +381,7 @@ func (b *run) seedBatch(ctx context.Context) error {
 	now := time.Now().UTC()
 	decls := make([]*customs.Declaration, 0, len(m.Parcels))
 	var ts []store.Transition
+	var invtIDs, invtNos []string
 	for i := range m.Parcels {
 		d, fields := customs.Declare(&m, i, "3502680EMS", today, customs.Rules{})
 		if len(fields) > 0 {
@@ -385,13 +391,16 @@ func (b *run) seedBatch(ctx context.Context) error {
 		decls = append(decls, &d)
 		guid := d.GUID()
 		events := []*bus.ReceiptEvent{{Kind: bus.KindSubmitted, MessageType: "CEB603Message", MessageGUID: guid, DeclarationID: d.ID, At: now}}
+		seq := b.seedSeq.Add(1)
+		invtNo := fmt.Sprintf("3717%sB%09d", today[:4], seq)
+		invtIDs, invtNos = append(invtIDs, d.ID), append(invtNos, invtNo)
 		for j, code := range []string{"2", "120", "399", "800"} {
 			at := now.Add(time.Duration(j+1) * time.Second)
 			events = append(events, &bus.ReceiptEvent{Kind: bus.KindReceipt, MessageType: "CEB604Message", MessageGUID: guid, DeclarationID: d.ID,
-				ReturnStatus: code, ReturnTime: at.In(ceb.ChinaTime).Format("20060102150405000"), At: at})
+				ReturnStatus: code, ReturnTime: at.In(ceb.ChinaTime).Format("20060102150405000"), InvtNo: invtNo, At: at})
 		}
-		for _, e := range events {
-			t, _, err := b.store.FromReceipt(e, nil)
+		for j, e := range events {
+			t, _, err := b.store.FromReceipt(e, &store.Position{Partition: int(seq % 6), Offset: seq*5 + int64(j)})
 			if err != nil {
 				return err
 			}
@@ -399,6 +408,9 @@ func (b *run) seedBatch(ctx context.Context) error {
 		}
 	}
 	if err := b.store.Create(ctx, decls); err != nil {
+		return err
+	}
+	if err := b.store.IndexInvtNo(ctx, invtIDs, invtNos); err != nil {
 		return err
 	}
 	_, err := b.store.Apply(ctx, ts)

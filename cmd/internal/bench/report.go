@@ -175,8 +175,14 @@ func (r *Report) Print(w io.Writer) {
 		names = append(names, n)
 	}
 	sort.Strings(names)
+	var total float64
 	for _, n := range names {
 		fmt.Fprintf(t, "%s CPU-seconds per 1,000 parcels\t%.3f\n", n, r.Cost.CPUSecondsPer1000[n])
+		total += r.Cost.CPUSecondsPer1000[n]
+	}
+	if total > 0 { // what the cores allow when every process shares them
+		fmt.Fprintf(t, "all of them: CPU-seconds per 1,000 parcels (%d cores carry at most %.0f parcels/s)\t%.3f\n", r.Machine.Cores,
+			float64(r.Machine.Cores)*1000/total, total)
 	}
 	for _, n := range names {
 		if mib, ok := r.Cost.PeakMemoryMiB[n]; ok {
