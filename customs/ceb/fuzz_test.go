@@ -2,9 +2,12 @@ package ceb
 
 import (
 	"bytes"
+	"encoding/base64"
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -43,14 +46,39 @@ func FuzzParseCEB604(f *testing.F) {
 }
 
 // FuzzDecodeEnvelope feeds arbitrary documents to the envelope decoder;
-// what it decodes must encode and decode to the same payload.
+// it must read what the plain strict decoder reads (cutData only saves the
+// work), leave the document as it was, and what it decodes must encode and
+// decode to the same payload.
 func FuzzDecodeEnvelope(f *testing.F) {
 	seeds(f, "testdata/golden/DxpMsg-*.xml")
 	f.Add([]byte(`<DxpMsg><TransInfo><CopMsgId>1</CopMsgId></TransInfo><Data>!!!</Data></DxpMsg>`))
+	f.Add([]byte(`<DxpMsg><!--<Data>QUJD</Data>--><TransInfo><Data>QUJD</Data></TransInfo><Data>QU<!--x-->JD&#x3d;</Data></DxpMsg>`))
+	f.Add([]byte(`<DxpMsg><Data>QUJD<![CDATA[RUZH]]>
+SElK</Data></DxpMsg>`))
 	f.Fuzz(func(t *testing.T, doc []byte) {
+		kept := bytes.Clone(doc)
 		e, err := DecodeEnvelope(doc)
+		if !bytes.Equal(doc, kept) {
+			t.Fatal("decoding changed the document")
+		}
+		var whole dxpMsg
+		werr := decodeStrict(doc, &whole)
+		var want []byte
+		switch {
+		case werr != nil:
+		case len(whole.Data) > 1:
+			werr = errors.New("more than one Data")
+		default:
+			want, werr = base64.StdEncoding.DecodeString(string(bytes.Join(bytes.Fields([]byte(strings.Join(whole.Data, ""))), nil)))
+		}
+		if (err == nil) != (werr == nil) {
+			t.Fatalf("decoded with error %v; the whole document decodes with %v", err, werr)
+		}
 		if err != nil {
 			return
+		}
+		if !bytes.Equal(e.Data, want) || e.CopMsgID != whole.TransInfo.CopMsgID {
+			t.Fatalf("decoded %q, the whole document reads %q", e.Data, want)
 		}
 		if e.CreatTime.IsZero() {
 			e.CreatTime = time.Unix(0, 0)
