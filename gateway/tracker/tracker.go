@@ -62,29 +62,11 @@ func (t *Tracker) Run(ctx context.Context, declarations, receipts *kafka.Reader)
 	return errors.Join(err, <-errc)
 }
 
-// RecordGrace is how long after Kafka took a declaration the tracker
-// looks whether the gateway recorded it: longer than the gateway takes to
-// record a 1,000-parcel manifest under load. Without it the tracker read
-// most declarations before the gateway had recorded them, and decoded and
-// recorded them a second time (14 % of its CPU in make bench's lifecycle,
-// and a create step in Redis for each). Its consumer group therefore runs
-// this far behind the end of clearway.declarations.v1, by design.
-const RecordGrace = 3 * time.Second
-
 // HandleDeclarations records accepted declarations the gateway has not
 // (it died between Kafka's answer and Redis, or Redis was emptied). Each
 // message is keyed by its declaration's id, so only the ones Redis lacks
 // are decoded: decoding every one was a fifth of the tracker's CPU.
 func (t *Tracker) HandleDeclarations(ctx context.Context, msgs []kafka.Message) error {
-	// Read the moment Kafka took them, nearly all would still be on their
-	// way into Redis from the gateway, and be recorded twice.
-	if wait := time.Until(msgs[len(msgs)-1].Time.Add(RecordGrace)); wait > 0 {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(wait):
-		}
-	}
 	ids := make([]string, len(msgs))
 	for i, m := range msgs {
 		ids[i] = string(m.Key)
