@@ -75,7 +75,7 @@ func (s *Store) settle(ctx context.Context, writes []indexWrite) error {
 		prior, err := w.prior.Result()
 		switch {
 		case errors.Is(err, redis.Nil), err == nil && prior == w.id: // new, or this declaration's already
-		case err == nil, strings.HasPrefix(err.Error(), "WRONGTYPE"): // another's id, or a set of them
+		case err == nil, wrongType(err): // another's id, or a set of them
 			merge = append(merge, w)
 		default:
 			return unavailable(err)
@@ -94,6 +94,9 @@ func (s *Store) settle(ctx context.Context, writes []indexWrite) error {
 		return err
 	})
 }
+
+// wrongType is Redis's answer to a string command on a set.
+func wrongType(err error) bool { return err != nil && strings.HasPrefix(err.Error(), "WRONGTYPE") }
 
 // failed is the first failure among a pipeline's commands but the unique
 // index writes, whose answers (WRONGTYPE for a set) settle reads.
@@ -139,7 +142,7 @@ func (s *Store) indexed(ctx context.Context, keys ...string) ([]string, error) {
 		}
 		return nil
 	})
-	if err != nil && !errors.Is(err, redis.Nil) && !strings.HasPrefix(err.Error(), "WRONGTYPE") {
+	if err != nil && !errors.Is(err, redis.Nil) && !wrongType(err) {
 		return nil, unavailable(err)
 	}
 	var ids []string
@@ -148,12 +151,15 @@ func (s *Store) indexed(ctx context.Context, keys ...string) ([]string, error) {
 		switch {
 		case err == nil:
 			ids = append(ids, id)
-		case strings.HasPrefix(err.Error(), "WRONGTYPE"): // a set: a value shared, or a billNo or flight
+		case errors.Is(err, redis.Nil): // no such value
+		case wrongType(err): // a set: a value shared, or a billNo or flight
 			members, err := s.rdb.SMembers(ctx, keys[i]).Result()
 			if err != nil {
 				return nil, unavailable(err)
 			}
 			ids = append(ids, members...)
+		default:
+			return nil, unavailable(err)
 		}
 	}
 	slices.Sort(ids)
