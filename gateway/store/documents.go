@@ -82,8 +82,7 @@ func (s *Store) CreateDocument(ctx context.Context, d *customs.Document) error {
 func (s *Store) SaveSending(ctx context.Context, e *bus.ReceiptEvent, at *Position) error {
 	kept := e.XML
 	if at != nil && s.archive != nil {
-		b, _ := json.Marshal(at)
-		kept = string(b)
+		kept = refValue(*at)
 	}
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		ttl := s.indexTTL()

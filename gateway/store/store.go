@@ -538,8 +538,7 @@ func (s *Store) readWithHistory(ctx context.Context, sc Scope, key, history stri
 }
 
 // Message is one business message sent or received about a declaration,
-// as read: with its XML, from its event in Kafka. Ref is only in what
-// earlier versions kept in Redis as JSON.
+// as read: with its XML, from its event in Kafka.
 type Message struct {
 	Direction   string    `json:"direction"` // sent, received
 	MessageType string    `json:"messageType"`
@@ -547,14 +546,13 @@ type Message struct {
 	Code        string    `json:"returnStatus,omitempty"`
 	At          time.Time `json:"at"`
 	XML         string    `json:"xml"`
-	Ref         *Position `json:"ref,omitempty"`
 }
 
 // How a message is kept in a declaration's list (and a document's). With
 // an archive, a receipt is kept as where its event sits in Kafka,
-// "@<partition>:<offset>", and a sent message as "s" (its guid is the
-// field, and x:<guid> says where its event sits): everything else is read
-// back from the event. Values that short keep the list a listpack, a
+// "@<partition>:<offset>", and a sent message as "s" under "sent:<guid>"
+// (x:<guid> says where its event sits, once for every declaration it
+// carried): everything else is read back from the event. Values that short keep the list a listpack, a
 // sixth of the memory of a hash table of JSON. Without an archive the
 // whole Message is kept as JSON.
 const sentValue = "s"
@@ -632,42 +630,39 @@ func (s *Store) Messages(ctx context.Context, sc Scope, id string) ([]Message, e
 // keptMessage reads one entry of a declaration's list back, with its XML:
 // nil for one it cannot make sense of.
 func (s *Store) keptMessage(ctx context.Context, field, v string) (*Message, error) {
-	if at, ok := parseRef(v); ok { // a receipt: all of it is in its event
-		e, err := s.readEvent(ctx, at)
-		if err != nil {
-			return nil, err
-		}
-		return &Message{Direction: "received", MessageType: cmp.Or(e.MessageType, "transport"), MessageGUID: e.MessageGUID,
-			Code: e.ReturnStatus, At: e.At, XML: e.XML}, nil
-	}
-	var m Message
-	guid, sent := strings.CutPrefix(field, "sent:")
-	switch {
-	case sent && v == sentValue:
-		m = Message{Direction: "sent", MessageGUID: guid}
-	case json.Unmarshal([]byte(v), &m) != nil:
-		return nil, nil
-	}
-	if m.Direction == "sent" && m.XML == "" {
-		kept, err := s.rdb.Get(ctx, sentMessageKey(m.MessageGUID)).Result()
+	if guid, sent := strings.CutPrefix(field, "sent:"); sent { // the message itself is kept once, under x:<guid>
+		kept, err := s.rdb.Get(ctx, sentMessageKey(guid)).Result()
 		if err != nil && !errors.Is(err, redis.Nil) {
 			return nil, unavailable(err)
 		}
+		if at, ok := parseRef(kept); ok {
+			return s.archived(ctx, "sent", at)
+		}
+		var m Message // without an archive: the message as JSON, its XML under x:<guid>
+		if json.Unmarshal([]byte(v), &m) != nil {
+			return nil, nil
+		}
 		m.XML = kept
-		var at Position
-		if strings.HasPrefix(kept, "{") && json.Unmarshal([]byte(kept), &at) == nil {
-			m.Ref = &at
-		}
+		return &m, nil
 	}
-	if m.Ref != nil {
-		e, err := s.readEvent(ctx, *m.Ref)
-		if err != nil {
-			return nil, err
-		}
-		m.XML, m.Ref = e.XML, nil
-		m.MessageType, m.At = cmp.Or(m.MessageType, e.MessageType), cmp.Or(m.At, e.At)
+	if at, ok := parseRef(v); ok {
+		return s.archived(ctx, "received", at)
+	}
+	var m Message
+	if json.Unmarshal([]byte(v), &m) != nil {
+		return nil, nil
 	}
 	return &m, nil
+}
+
+// archived reads a kept message whole from its event in Kafka.
+func (s *Store) archived(ctx context.Context, direction string, at Position) (*Message, error) {
+	e, err := s.readEvent(ctx, at)
+	if err != nil {
+		return nil, err
+	}
+	return &Message{Direction: direction, MessageType: cmp.Or(e.MessageType, "transport"), MessageGUID: e.MessageGUID,
+		Code: e.ReturnStatus, At: e.At, XML: e.XML}, nil
 }
 
 // GetManifest reads a manifest with its counts by status.

@@ -329,9 +329,10 @@ func (t *Tracker) publishChanges(ctx context.Context, applied []store.Applied) e
 
 // Rebuild replays clearway.declarations.v1, clearway.documents.v1, then
 // clearway.receipts.v1, from their first offsets up to where they ended
-// when it started, into the store. Applied to an empty Redis it reaches the state the tracker
-// built live: every event about a declaration sits in its partition in the
-// order it was applied, and every step is idempotent. progress is told how
+// when it started, into the store. Applied to an empty Redis it reaches
+// the state the tracker built live: every event about a declaration sits
+// in its partition in the order it was applied, and every step is
+// idempotent. progress is told how
 // far each topic has come.
 func (t *Tracker) Rebuild(ctx context.Context, cfg bus.Config, progress func(topic string, done, total int64)) error {
 	t.replaying = true
