@@ -630,7 +630,10 @@ func (s *Store) Messages(ctx context.Context, sc Scope, id string) ([]Message, e
 // keptMessage reads one entry of a declaration's list back, with its XML:
 // nil for one it cannot make sense of.
 func (s *Store) keptMessage(ctx context.Context, field, v string) (*Message, error) {
-	if guid, sent := strings.CutPrefix(field, "sent:"); sent { // the message itself is kept once, under x:<guid>
+	// A message sent, the declaration's CEB603 ("sent:<guid>") or a
+	// document's that listed it ("doc:sent:<guid>"): the message itself is
+	// kept once, under x:<guid>. A receipt's field is a hash, without ':'.
+	if _, guid, sent := strings.Cut(field, "sent:"); sent {
 		kept, err := s.rdb.Get(ctx, sentMessageKey(guid)).Result()
 		if err != nil && !errors.Is(err, redis.Nil) {
 			return nil, unavailable(err)
