@@ -82,7 +82,7 @@ func TestGreenChannelStatisticsMatchTheRawReceipts(t *testing.T) {
 		case e.Kind == bus.KindReceipt && first[k].IsZero():
 			first[k] = e.At
 			if e.ReturnStatus == "800" && !arrived[e.DeclarationID].IsZero() {
-				sinceArrival = append(sinceArrival, float64(e.At.Sub(arrived[e.DeclarationID]).Milliseconds()))
+				sinceArrival = append(sinceArrival, millisBetween(arrived[e.DeclarationID], e.At))
 			}
 		}
 	}
@@ -99,7 +99,7 @@ func TestGreenChannelStatisticsMatchTheRawReceipts(t *testing.T) {
 			counts[name]++
 		}
 		if code == "800" {
-			durations = append(durations, float64(at.Sub(accepted[id]).Milliseconds()))
+			durations = append(durations, millisBetween(accepted[id], at))
 		}
 		from, to = minTime(from, at, accepted[id]), maxTime(to, at)
 	}
@@ -267,6 +267,12 @@ var metricName = regexp.MustCompile(`clearway_[a-z_]+`)
 
 // checkDistribution compares a distribution the API reports with the exact
 // nearest-rank percentiles of the raw durations (milliseconds).
+// millisBetween is a duration as the store measures it, from each end's
+// Unix milliseconds: the difference of truncated times, which can be a
+// millisecond off the truncated difference and, at a bucket's edge, put
+// the duration in the next bucket.
+func millisBetween(from, to time.Time) float64 { return float64(to.UnixMilli() - from.UnixMilli()) }
+
 func checkDistribution(t *testing.T, name string, d *store.Distribution, raw []float64, relErr float64) {
 	t.Helper()
 	if d == nil || d.Count != int64(len(raw)) {
